@@ -1,0 +1,3 @@
+"""REST API routes of the catalog app, mounted under /api/v1/."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Models of the catalog app (see ../shared/DESIGN.md, "Vocabulary")."""

@@ -1,0 +1,1 @@
+"""Reads of the catalog app, always through portal.access so outsiders see nothing."""

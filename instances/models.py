@@ -1,0 +1,1 @@
+"""Models of the instances app (see ../shared/DESIGN.md, "Vocabulary")."""

@@ -1,0 +1,1 @@
+"""Reads of the instances app, always through portal.access so outsiders see nothing."""

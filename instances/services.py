@@ -1,0 +1,1 @@
+"""Every write of the instances app: one transaction each, audited, enqueuing operations on commit."""

@@ -1,0 +1,1 @@
+"""Celery tasks of the instances app: thin, load by id and call a service."""

@@ -1,0 +1,5 @@
+from django.urls import path
+
+from instances import views
+
+urlpatterns = [path("", views.instance_index, name="instances")]

@@ -1,0 +1,1 @@
+"""Models of the marketplace app (see ../shared/DESIGN.md, "Vocabulary")."""

@@ -1,0 +1,22 @@
+"""The Celery application. Tasks are thin: they load a row by id and call a service."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = Celery("servicebay")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _schedule_periodic_tasks(sender: Celery, **_: object) -> None:
+    from django.conf import settings
+
+    sender.add_periodic_task(
+        float(settings.OPERATION_SWEEP_SECONDS),
+        sender.signature("portal.tasks.sweep_operations"),
+        name="sweep stale operations",
+    )
