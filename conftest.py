@@ -13,6 +13,13 @@ User = get_user_model()
 PASSWORD = "correct-horse-battery"
 
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Fast hashing for test users; real hashing is Django's business, not ours.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     # Tests render templates without running collectstatic.
@@ -93,12 +100,12 @@ def api_for(db):
 
 # --- real Celery worker processes ---------------------------------------------------------
 
-import os  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import uuid  # noqa: E402
-from pathlib import Path  # noqa: E402
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 
@@ -164,9 +171,10 @@ def worker_factory(transactional_db, settings, tmp_path):
     queue = f"test-{uuid.uuid4().hex[:10]}"
     settings.OPERATION_QUEUE = queue
     db = connection.settings_dict
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{host}:{port}/{db['NAME']}",
         "OPERATION_QUEUE": queue,
         "OPERATION_HEARTBEAT_SECONDS": "1",
         "OPERATION_STALE_SECONDS": "4",
