@@ -101,7 +101,9 @@ class TestErrors:
         assert response.status_code == 405 and error(response)["code"] == "method_not_allowed"
 
     def test_cancel_finished_operation_is_a_clear_400(self, api, org, owner):
-        op = operations.start_operation(org=org, kind="worker.check", requested_by=owner, params={"steps": 1, "seconds": 0})
+        op = operations.start_operation(
+            org=org, kind="worker.check", requested_by=owner, params={"steps": 1, "seconds": 0}
+        )
         operations.execute(op.pk)
         response = api.post(f"/api/v1/operations/{op.pk}/cancel/")
         assert response.status_code == 400
@@ -133,11 +135,14 @@ class TestOrgsAndMembers:
         response = api.post("/api/v1/orgs/acme/members/", {"user": "teammate"}, format="json")
         assert "already a member" in error(response)["fields"]["user"][0]
         make_user("newbie")
-        response = api.post("/api/v1/orgs/acme/members/", {"user": "newbie@example.com", "teams": ["nope"]}, format="json")
+        response = api.post(
+            "/api/v1/orgs/acme/members/", {"user": "newbie@example.com", "teams": ["nope"]}, format="json"
+        )
         assert error(response)["fields"] == {"teams": ["Unknown team(s): nope."]}
         assert not Membership.objects.filter(user__username="newbie").exists()  # nothing half-written
-        response = api.post("/api/v1/orgs/acme/members/", {"user": "newbie", "role": "viewer", "teams": ["chat"]},
-                            format="json")
+        response = api.post(
+            "/api/v1/orgs/acme/members/", {"user": "newbie", "role": "viewer", "teams": ["chat"]}, format="json"
+        )
         assert response.status_code == 201 and response.json()["teams"] == ["chat"]
 
     def test_last_admin_cannot_be_demoted_or_removed(self, api, owner):
@@ -153,8 +158,12 @@ class TestOrgsAndMembers:
 class TestOperationsApi:
     def test_check_workers_answers_202_with_the_operation(self, api, django_capture_on_commit_callbacks):
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            response = api.post("/api/v1/orgs/acme/check-workers/", {"steps": 2, "seconds": 0}, format="json",
-                                HTTP_USER_AGENT="sbay/0.1.0")
+            response = api.post(
+                "/api/v1/orgs/acme/check-workers/",
+                {"steps": 2, "seconds": 0},
+                format="json",
+                HTTP_USER_AGENT="sbay/0.1.0",
+            )
         assert response.status_code == 202
         body = response.json()
         assert body["state"] == "pending" and body["kind"] == "worker.check" and body["url"].startswith("/operations/")
@@ -177,7 +186,9 @@ class TestOperationsApi:
     def test_filters_and_pagination(self, api, org, owner):
         for _ in range(3):
             operations.start_operation(org=org, kind="worker.check", requested_by=owner)
-        done = operations.start_operation(org=org, kind="worker.check", requested_by=owner, params={"steps": 1, "seconds": 0})
+        done = operations.start_operation(
+            org=org, kind="worker.check", requested_by=owner, params={"steps": 1, "seconds": 0}
+        )
         operations.execute(done.pk)
         assert api.get("/api/v1/operations/", {"state": "succeeded"}).json()["count"] == 1
         page = api.get("/api/v1/operations/", {"page_size": 2}).json()

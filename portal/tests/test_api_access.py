@@ -28,24 +28,55 @@ class Case:
 
 CASES = [
     Case("org detail", "get", "/api/v1/orgs/acme/", {"owner": 200, "teammate": 200, "outsider": 404}),
-    Case("org update", "patch", "/api/v1/orgs/acme/", {"owner": 200, "teammate": 403, "outsider": 404},
-         {"monthly_spend_limit": "250.00"}),
+    Case(
+        "org update",
+        "patch",
+        "/api/v1/orgs/acme/",
+        {"owner": 200, "teammate": 403, "outsider": 404},
+        {"monthly_spend_limit": "250.00"},
+    ),
     Case("org switch", "post", "/api/v1/orgs/acme/switch/", {"owner": 200, "teammate": 200, "outsider": 404}),
     Case("check workers", "post", "/api/v1/orgs/acme/check-workers/", {"owner": 202, "teammate": 202, "outsider": 404}),
     Case("team list", "get", "/api/v1/orgs/acme/teams/", {"owner": 200, "teammate": 200, "outsider": 404}),
-    Case("team create", "post", "/api/v1/orgs/acme/teams/", {"owner": 201, "teammate": 403, "outsider": 404},
-         {"name": "Data", "slug": "data"}),
+    Case(
+        "team create",
+        "post",
+        "/api/v1/orgs/acme/teams/",
+        {"owner": 201, "teammate": 403, "outsider": 404},
+        {"name": "Data", "slug": "data"},
+    ),
     Case("member list", "get", "/api/v1/orgs/acme/members/", {"owner": 200, "teammate": 200, "outsider": 404}),
-    Case("member add", "post", "/api/v1/orgs/acme/members/", {"owner": 201, "teammate": 403, "outsider": 404},
-         {"user": "newcomer", "role": "viewer"}),
+    Case(
+        "member add",
+        "post",
+        "/api/v1/orgs/acme/members/",
+        {"owner": 201, "teammate": 403, "outsider": 404},
+        {"user": "newcomer", "role": "viewer"},
+    ),
     Case("member detail", "get", "/api/v1/orgs/acme/members/viewer/", {"owner": 200, "teammate": 200, "outsider": 404}),
-    Case("member change", "patch", "/api/v1/orgs/acme/members/viewer/", {"owner": 200, "teammate": 403, "outsider": 404},
-         {"role": "developer"}),
-    Case("member remove", "delete", "/api/v1/orgs/acme/members/viewer/", {"owner": 204, "teammate": 403, "outsider": 404}),
+    Case(
+        "member change",
+        "patch",
+        "/api/v1/orgs/acme/members/viewer/",
+        {"owner": 200, "teammate": 403, "outsider": 404},
+        {"role": "developer"},
+    ),
+    Case(
+        "member remove", "delete", "/api/v1/orgs/acme/members/viewer/", {"owner": 204, "teammate": 403, "outsider": 404}
+    ),
     Case("operation detail", "get", "/api/v1/operations/{op}/", {"owner": 200, "teammate": 200, "outsider": 404}),
-    Case("operation cancel", "post", "/api/v1/operations/{op}/cancel/", {"owner": 200, "teammate": 200, "outsider": 404}),
-    Case("notification detail", "get", "/api/v1/notifications/{note}/", {"owner": 200, "teammate": 404, "outsider": 404}),
-    Case("notification read", "post", "/api/v1/notifications/{note}/read/", {"owner": 200, "teammate": 404, "outsider": 404}),
+    Case(
+        "operation cancel", "post", "/api/v1/operations/{op}/cancel/", {"owner": 200, "teammate": 200, "outsider": 404}
+    ),
+    Case(
+        "notification detail", "get", "/api/v1/notifications/{note}/", {"owner": 200, "teammate": 404, "outsider": 404}
+    ),
+    Case(
+        "notification read",
+        "post",
+        "/api/v1/notifications/{note}/read/",
+        {"owner": 200, "teammate": 404, "outsider": 404},
+    ),
     Case("token detail", "get", "/api/v1/tokens/{token}/", {"owner": 200, "teammate": 404, "outsider": 404}),
     Case("token revoke", "delete", "/api/v1/tokens/{token}/", {"owner": 204, "teammate": 404, "outsider": 404}),
 ]

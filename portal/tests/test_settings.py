@@ -57,8 +57,10 @@ def test_production_defaults_are_safe(monkeypatch):
     import sys
 
     env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "portal.settings", "SERVICEBAY_DATA_DIR": "/tmp/sb-check"}
-    code = "from django.conf import settings as s; import django; django.setup(); " \
-           "print(s.DEBUG, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.ALLOWED_HOSTS, s.CELERY_BROKER_URL)"
+    code = (
+        "from django.conf import settings as s; import django; django.setup(); "
+        "print(s.DEBUG, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.ALLOWED_HOSTS, s.CELERY_BROKER_URL)"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True", "True", "[]", "filesystem://"]
     result = subprocess.run([sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True)

@@ -10,8 +10,18 @@ from portal import operations, services
 from portal.models import ApiToken, Membership, Notification, Profile, Role
 from portal.notifications import notify
 
-PAGES = ["/", "/org/", "/org/audit/", "/operations/", "/inbox/", "/settings/", "/catalog/", "/instances/",
-         "/marketplace/", "/marketplace/approvals/"]
+PAGES = [
+    "/",
+    "/org/",
+    "/org/audit/",
+    "/operations/",
+    "/inbox/",
+    "/settings/",
+    "/catalog/",
+    "/instances/",
+    "/marketplace/",
+    "/marketplace/approvals/",
+]
 
 
 @pytest.fixture
@@ -159,7 +169,9 @@ def test_token_shown_once_then_revoked(web, owner):
     token.refresh_from_db()
     assert token.revoked_at is not None
     response = web.post("/settings/", {"form": "token", "name": "", "expires_in_days": "0"})
-    assert 'data-field="name"' in response.content.decode() and 'data-field="expires_in_days"' in response.content.decode()
+    assert (
+        'data-field="name"' in response.content.decode() and 'data-field="expires_in_days"' in response.content.decode()
+    )
 
 
 def test_notification_preferences_control_email(web, owner, org, django_capture_on_commit_callbacks, settings):
