@@ -14,7 +14,7 @@ TEST_ENV := DEBUG=0 SECRET_KEY=test-only-secret-key-not-for-production \
 	DATABASE_URL=postgres://servicebay:servicebay@127.0.0.1:5432/servicebay \
 	REDIS_URL=redis://127.0.0.1:6379/0 SERVICEBAY_DATA_DIR=$(CURDIR)/var/test
 
-.PHONY: help install install-dev assets run migrate demo worker test lint fmt services check-migrations clean
+.PHONY: help install install-dev assets run migrate demo test lint fmt services check-migrations print-test-env clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ check-migrations: install-dev
 
 test: install-dev assets services lint check-migrations  ## Lint, system checks, migrations check, and the whole suite on PostgreSQL + Redis
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+print-test-env:
+	@echo $(TEST_ENV)
 
 clean:  ## Remove the virtualenv, vendored assets and local data
 	rm -rf $(VENV) static/vendor node_modules var

@@ -9,6 +9,8 @@ from rest_framework.test import APIClient
 from portal.models import Membership, Organization, Role, Team
 from portal.services import create_api_token
 
+pytest_plugins = ["kube.pytest_plugin"]  # kube_cluster, kube, kube_namespace (a real API server)
+
 User = get_user_model()
 PASSWORD = "correct-horse-battery"
 

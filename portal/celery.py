@@ -20,3 +20,8 @@ def _schedule_periodic_tasks(sender: Celery, **_: object) -> None:
         sender.signature("portal.tasks.sweep_operations"),
         name="sweep stale operations",
     )
+    sender.add_periodic_task(
+        float(settings.CLUSTER_CHECK_SECONDS),
+        sender.signature("instances.tasks.check_clusters"),
+        name="check cluster health",
+    )

@@ -22,6 +22,9 @@ SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# Encrypts credentials at rest (portal/crypto.py); derived from SECRET_KEY when unset.
+FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", "")
+FIELD_ENCRYPTION_OLD_KEYS = env_list("FIELD_ENCRYPTION_OLD_KEYS", [])
 SITE_NAME = "Servicebay"
 
 INSTALLED_APPS = [
@@ -168,6 +171,12 @@ OPERATION_STALE_SECONDS = env_int("OPERATION_STALE_SECONDS", 60, minimum=2)
 OPERATION_SWEEP_SECONDS = env_int("OPERATION_SWEEP_SECONDS", 30, minimum=1)
 OPERATION_MAX_ATTEMPTS = env_int("OPERATION_MAX_ATTEMPTS", 5, minimum=1)
 CELERY_TASK_DEFAULT_QUEUE = OPERATION_QUEUE
+
+# Kubernetes: clusters are rows (instances.Cluster). LOCAL_KUBECONFIG is the local control
+# plane's kubeconfig that `make run` registers for the demo org (scripts/cluster/cluster.sh).
+LOCAL_KUBECONFIG = env_str("LOCAL_KUBECONFIG", str(BASE_DIR / ".cluster" / "kubeconfig"))
+KUBERNETES_TIMEOUT_SECONDS = env_int("KUBERNETES_TIMEOUT_SECONDS", 10, minimum=1)
+CLUSTER_CHECK_SECONDS = env_int("CLUSTER_CHECK_SECONDS", 300, minimum=10)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -55,6 +55,7 @@ def dashboard(request):
             ),
             member_count=Membership.objects.filter(org=org).count(),
             recent_audit=AuditEvent.objects.filter(org=org).select_related("actor")[:8],
+            kubernetes_on=org.clusters.filter(reachable=True).exists(),
         )
     return render(request, "portal/dashboard.html", context)
 

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 from sbay import __version__
 from sbay.client import EXIT_USAGE, Client, CliError
-from sbay.commands import auth, inbox, ops, orgs
+from sbay.commands import auth, clusters, inbox, ops, orgs
 from sbay.config import Config
 from sbay.output import err
 
-COMMAND_MODULES = [auth, orgs, ops, inbox]
+COMMAND_MODULES = [auth, orgs, ops, inbox, clusters]
 
 
 class Context:

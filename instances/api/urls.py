@@ -1,3 +1,10 @@
 """REST API routes of the instances app, mounted under /api/v1/."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from instances.api import views
+
+router = SimpleRouter()
+router.register("clusters", views.ClusterViewSet, basename="cluster")
+
+urlpatterns = router.urls

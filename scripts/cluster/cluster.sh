@@ -48,7 +48,7 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 build_stamp() {
   {
-    echo "$K8S_VERSION $ETCD_VERSION $KWOK_VERSION $GATEWAY_API_VERSION"
+    echo "$K8S_VERSION $ETCD_VERSION $KWOK_VERSION ${KWOK_STAGES[*]}"
     cat "$HERE/build/go.mod" "$HERE/build/go.sum" "$HERE"/build/cmd/*/main.go
   } | sha256sum | cut -d' ' -f1
 }
@@ -56,7 +56,7 @@ build_stamp() {
 is_built() {
   local b
   for b in "${BINARIES[@]}"; do [[ -x $BIN/$b ]] || return 1; done
-  [[ -f $BIN/kwok-stages.yaml && -d $GWDIR/standard && -f $BIN/.stamp ]] || return 1
+  [[ -f $BIN/kwok-stages.yaml && -f $BIN/.stamp ]] || return 1
   [[ $(cat "$BIN/.stamp") == "$(build_stamp)" ]]
 }
 
@@ -66,21 +66,37 @@ cannot_build() {
 }
 
 cmd_build() {
-  if is_built; then
-    log "Kubernetes $K8S_VERSION binaries are cached in $BIN (build: 0.0s)"
-    return 0
+  local t0
+  t0=$(now)
+  if ! is_built && command -v flock >/dev/null 2>&1; then
+    mkdir -p "$CACHE/locks"
+    exec 8>"$CACHE/locks/build-$K8S_VERSION.lock"
+    flock 8  # another build of this version may be running: wait for it
   fi
+  if ! is_built; then
+    build_binaries
+  fi
+  if [[ ! -d $GWDIR/standard ]]; then
+    fetch_gateway_api
+  fi
+  log "Kubernetes $K8S_VERSION binaries ready in $BIN (build: $(elapsed "$t0")s)"
+}
+
+need_go() {
   command -v go >/dev/null 2>&1 || cannot_build "Go is not installed (Go >= 1.26 is needed)"
   # The build module's `go` line may ask for a newer Go than the machine's:
   # let the go command fetch that toolchain through the module proxy.
   export GOTOOLCHAIN=${SERVICEBAY_GOTOOLCHAIN:-auto} GOFLAGS=-buildvcs=false
-  local t0 blog ver ldflags="-s -w" p b bt
-  t0=$(now)
   mkdir -p "$VDIR"
+}
+
+build_binaries() {
+  need_go
+  local blog=$VDIR/build.log ver ldflags="-s -w" p b bt
   TMPBIN=$(mktemp -d "$VDIR/bin.tmp.XXXXXX")
-  blog=$VDIR/build.log
+  chmod 755 "$TMPBIN"
   : >"$blog"
-  log "building Kubernetes $K8S_VERSION, etcd $ETCD_VERSION and kwok $KWOK_VERSION (long the first time; log: $blog)"
+  log "building Kubernetes $K8S_VERSION, etcd $ETCD_VERSION and kwok $KWOK_VERSION (~10 min the first time; log: $blog)"
   ver=${K8S_VERSION#v}
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=${ver%%.*}"
@@ -102,19 +118,21 @@ cmd_build() {
   local kdir s
   kdir=$(module_dir "sigs.k8s.io/kwok@$KWOK_VERSION") || cannot_build "cannot download kwok's stages (see $blog)"
   for s in "${KWOK_STAGES[@]}"; do echo "---"; cat "$kdir/kustomize/stage/$s.yaml"; done >"$TMPBIN/kwok-stages.yaml"
-  if [[ ! -d $GWDIR/standard ]]; then
-    local gdir
-    gdir=$(module_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION") ||
-      cannot_build "cannot download sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION (see $blog)"
-    rm -rf "$GWDIR.tmp" && mkdir -p "$GWDIR.tmp"
-    cp "$gdir"/config/crd/standard/*.yaml "$GWDIR.tmp/"
-    mkdir -p "$GWDIR" && rm -rf "$GWDIR/standard" && mv "$GWDIR.tmp" "$GWDIR/standard"
-  fi
   build_stamp >"$TMPBIN/.stamp"
   rm -rf "$BIN"
   mv "$TMPBIN" "$BIN"
   TMPBIN=
-  log "build done in $(elapsed "$t0")s: $BIN"
+}
+
+# The Gateway API standard-channel manifests, kept next to the binaries.
+fetch_gateway_api() {
+  need_go
+  local gdir
+  gdir=$(module_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION") ||
+    cannot_build "cannot download sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION (see $VDIR/build.log)"
+  rm -rf "$GWDIR.tmp" && mkdir -p "$GWDIR.tmp"
+  cp "$gdir"/config/crd/standard/*.yaml "$GWDIR.tmp/"
+  mkdir -p "$GWDIR" && rm -rf "$GWDIR/standard" && mv "$GWDIR.tmp" "$GWDIR/standard"
 }
 
 # module_dir MODULE@VERSION: download a module through the proxy, print its directory.
@@ -386,11 +404,20 @@ cmd_status() {
   return 1
 }
 
+# lock_cluster: hold an exclusive lock on this state directory for the rest of
+# this process, so concurrent starts (e.g. parallel test runs) wait for each other.
+lock_cluster() {
+  command -v flock >/dev/null 2>&1 || return 0
+  mkdir -p "$CACHE/locks"
+  exec 9>"$CACHE/locks/cluster-$(printf '%s' "$DIR" | sha256sum | cut -c1-16).lock"
+  flock 9
+}
+
 main() {
   case "${1:-}" in
     build) cmd_build ;;
-    start) cmd_start ;;
-    stop) cmd_stop ;;
+    start) lock_cluster; cmd_start ;;
+    stop) lock_cluster; cmd_stop ;;
     status) cmd_status ;;
     env) echo "export KUBECONFIG=$KUBECONFIG_PATH" ;;
     *) echo "usage: $0 build|start|stop|status|env" >&2; return 2 ;;
