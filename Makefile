@@ -14,7 +14,7 @@ TEST_ENV := DEBUG=0 SECRET_KEY=test-only-secret-key-not-for-production \
 	DATABASE_URL=postgres://servicebay:servicebay@127.0.0.1:5432/servicebay \
 	REDIS_URL=redis://127.0.0.1:6379/0 SERVICEBAY_DATA_DIR=$(CURDIR)/var/test
 
-.PHONY: help install install-dev assets run migrate demo test lint fmt services check-migrations print-test-env clean
+.PHONY: help install install-dev assets run migrate demo kubernetes cluster cluster-stop test lint fmt services check-migrations print-test-env clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,7 +56,22 @@ migrate: install $(DATA_DIR)/secret_key  ## Apply database migrations
 demo: migrate  ## Load the demo organizations and users
 	$(RUN_ENV) $(PY) manage.py seed_demo
 
-run: install assets demo  ## Install, migrate, load demo data, start web + worker + beat
+cluster:  ## Build (once, cached) and start the local Kubernetes control plane on 127.0.0.1
+	bash scripts/cluster/cluster.sh start
+
+cluster-stop:  ## Stop the local control plane and remove its state
+	bash scripts/cluster/cluster.sh stop
+
+# $KUBECONFIG wins; else the local control plane; else run without Kubernetes (said plainly).
+kubernetes: migrate
+	@if [ -n "$${KUBECONFIG:-}" ]; then \
+		echo "Kubernetes: using KUBECONFIG=$$KUBECONFIG"; \
+	elif ! bash scripts/cluster/cluster.sh start >/dev/null; then \
+		echo "Kubernetes is off: the local control plane could not start (see above); running without it."; \
+	fi
+	@$(RUN_ENV) $(PY) manage.py register_local_cluster
+
+run: install assets demo kubernetes  ## Install, migrate, load demo data, start web + worker + beat
 	@echo
 	@echo "  Servicebay is starting at  http://127.0.0.1:$(PORT)/"
 	@echo "  API docs:                  http://127.0.0.1:$(PORT)/api/docs/"

@@ -104,7 +104,9 @@ def test_cluster_access(request, cluster, persona, detail, check, delete):
 
 
 def test_developers_cannot_register(teammate, kubeconfig):
-    response = api_client_for(teammate).post("/api/v1/clusters/", {"name": "x", "kubeconfig": kubeconfig}, format="json")
+    response = api_client_for(teammate).post(
+        "/api/v1/clusters/", {"name": "x", "kubeconfig": kubeconfig}, format="json"
+    )
     assert response.status_code == 403
 
 
@@ -120,11 +122,15 @@ def test_clusters_page(client, owner, kubeconfig):
     page = client.get("/instances/clusters/")
     assert b"Kubernetes is off" in page.content
     assert b"Kubernetes is off" in client.get("/").content
-    response = client.post("/instances/clusters/", {"name": "x", "access": "kubeconfig", "kubeconfig": "::bad",
-                                                    "default_namespace": "default"})
+    response = client.post(
+        "/instances/clusters/",
+        {"name": "x", "access": "kubeconfig", "kubeconfig": "::bad", "default_namespace": "default"},
+    )
     assert 'data-field="kubeconfig"' in response.content.decode()
-    response = client.post("/instances/clusters/", {"name": "local", "access": "kubeconfig", "kubeconfig": kubeconfig,
-                                                    "default_namespace": "default"})
+    response = client.post(
+        "/instances/clusters/",
+        {"name": "local", "access": "kubeconfig", "kubeconfig": kubeconfig, "default_namespace": "default"},
+    )
     assert response.status_code == 302 and response["Location"].startswith("/operations/")
     op_id = response["Location"].split("/")[2]
     run_operation(op_id)
@@ -135,8 +141,9 @@ def test_clusters_page(client, owner, kubeconfig):
     assert b"<html" not in fragment.content and b'data-cluster="local"' in fragment.content
 
 
-def test_clusters_cli(live_server, owner, kube_cluster, unreachable_kubeconfig, tmp_path, monkeypatch, capsys,
-                      worker_factory):
+def test_clusters_cli(
+    live_server, owner, kube_cluster, unreachable_kubeconfig, tmp_path, monkeypatch, capsys, worker_factory
+):
     from portal.services import create_api_token
 
     worker_factory()
