@@ -11,7 +11,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from portal import services
+from portal import audit, services
 from portal.access import get_object_for_user, get_org_for_user, has_role, require_role, scope_for_user
 from portal.current_org import current_membership, forget_membership
 from portal.forms import (
@@ -201,6 +201,7 @@ def operation_detail(request, pk):
         if op.is_terminal:
             response["HX-Trigger"] = "operation-finished"
         return response
+    context["audit_events"] = audit.events_for_object(op)
     return render(request, "portal/operation_detail.html", context)
 
 

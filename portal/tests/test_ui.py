@@ -194,6 +194,21 @@ def test_notification_preferences_control_email(web, owner, org, django_capture_
         app.conf.task_always_eager = False
 
 
+def test_server_error_page_is_plain_and_json_for_the_api(rf):
+    from portal.views import error_500
+
+    page = error_500(rf.get("/instances/"))
+    assert page.status_code == 500 and b"Something went wrong" in page.content
+    api = error_500(rf.get("/api/v1/operations/"))
+    assert api.status_code == 500 and b'"server_error"' in api.content
+
+
+def test_operation_page_shows_its_audit_trail(web, org, owner):
+    op = services.check_workers(actor=owner, org=org)
+    page = web.get(f"/operations/{op.pk}/").content.decode()
+    assert "operation.start" in page and "owner" in page
+
+
 def test_error_pages(web):
     response = web.get("/no/such/page/")
     assert response.status_code == 404 and b"404" in response.content and b"<html" in response.content
