@@ -149,6 +149,7 @@ class Kube:
         self.namespace = namespace  # default for namespaced objects without one
         self._discovery: dict[str, dict[str, Resource]] = {}
         self._lock = threading.Lock()
+        self.requests = 0  # API requests sent (benchmarks and tests count Kubernetes calls with it)
 
     @property
     def host(self) -> str:
@@ -184,6 +185,7 @@ class Kube:
             method, path, query_params=params or None, header_params=headers, body=body, auth_settings=["BearerToken"]
         )
         timeout = (self.timeout, read_timeout if read_timeout is not None else self.timeout)
+        self.requests += 1
         try:
             response = self.api_client.call_api(*request, _request_timeout=timeout)
         except ApiException as e:  # the client reports TLS failures this way

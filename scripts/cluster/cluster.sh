@@ -183,7 +183,8 @@ EOF
 spawn() {  # spawn NAME BINARY ARGS...: start a component in the background
   local name=$1 bin=$2
   shift 2
-  setsid "$BIN/$bin" "$@" </dev/null >"$DIR/logs/$name.log" 2>&1 &
+  # Close the lock descriptors: a daemon holding them would block every later stop.
+  setsid "$BIN/$bin" "$@" </dev/null >"$DIR/logs/$name.log" 2>&1 8>&- 9>&- &
   echo $! >"$DIR/$name.pid"
 }
 
@@ -267,6 +268,7 @@ EOF
   [[ $code == 201 || $code == 409 ]] || { log "creating node $NODE_NAME failed: HTTP $code"; return 1; }
 }
 
+# shellcheck disable=SC2317  # called through wait_for
 node_ready() {
   api GET "/api/v1/nodes/$NODE_NAME" | tr -d ' \n' | grep -q '"type":"Ready","status":"True"'
 }
@@ -296,6 +298,7 @@ install_gateway_api() {
   rm -rf "$work"
 }
 
+# shellcheck disable=SC2317  # called through wait_for
 gateway_api_served() {
   local out
   out=$(api GET /apis/gateway.networking.k8s.io/v1) || return 1
@@ -374,23 +377,31 @@ cmd_start() {
 
 # ------------------------------------------------------------- stop and others
 
-cmd_stop() {
-  local c pid pids=() i
-  for c in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+# terminate SECONDS NAME...: SIGTERM the named components, SIGKILL what is left after SECONDS.
+terminate() {
+  local wait=$1 c pid pids=() left i
+  shift
+  for c in "$@"; do
     if pid_alive "$c"; then
       pid=$(cat "$DIR/$c.pid")
       kill -TERM "$pid" 2>/dev/null || true
       pids+=("$pid")
     fi
   done
-  for ((i = 0; i < 50; i++)); do
-    local left=()
+  for ((i = 0; i < wait * 5 && ${#pids[@]} > 0; i++)); do
+    left=()
     for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && left+=("$pid"); done
-    ((${#left[@]} == 0)) && break
     pids=("${left[@]}")
-    sleep 0.2
+    ((${#pids[@]} == 0)) || sleep 0.2
   done
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+}
+
+cmd_stop() {
+  # Clients first, then the API server, then etcd (the API server needs it to shut down cleanly).
+  terminate 5 kwok kube-scheduler kube-controller-manager
+  terminate 10 kube-apiserver
+  terminate 5 etcd
   rm -rf "$DIR"
   log "stopped"
 }
