@@ -14,7 +14,7 @@ TEST_ENV := DEBUG=0 SECRET_KEY=test-only-secret-key-not-for-production \
 	DATABASE_URL=postgres://servicebay:servicebay@127.0.0.1:5432/servicebay \
 	REDIS_URL=redis://127.0.0.1:6379/0 SERVICEBAY_DATA_DIR=$(CURDIR)/var/test
 
-.PHONY: help install install-dev assets run migrate demo kubernetes cluster cluster-stop test lint fmt services check-migrations print-test-env clean
+.PHONY: help install install-dev assets run migrate demo kubernetes cluster cluster-stop test lint fmt services check-migrations print-test-env bench-instances brokers clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -97,8 +97,20 @@ check-migrations: install-dev
 	$(TEST_ENV) $(PY) manage.py check --fail-level WARNING
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 
-test: install-dev assets services lint check-migrations  ## Lint, system checks, migrations check, and the whole suite on PostgreSQL + Redis
+test: install-dev assets services lint check-migrations  ## Lint, system checks, migrations check, and the whole suite on PostgreSQL + Redis + Kubernetes
+	bash scripts/cluster/cluster.sh build || [ $$? -eq 3 ]  # first build ~10 min, then cached; 3 = no Go: kube tests skip
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+brokers: install  ## Run the example OSB brokers: PostgreSQL on :8601, RabbitMQ on :8602 (127.0.0.1)
+	bash scripts/services.sh postgres
+	bash scripts/services.sh rabbitmq
+	export BROKER_USERNAME=$${BROKER_USERNAME:-broker} BROKER_PASSWORD=$${BROKER_PASSWORD:-broker-secret}; \
+	$(PY) -m brokers.postgres --port $${PG_BROKER_PORT:-8601} & \
+	$(PY) -m brokers.rabbitmq --port $${RABBITMQ_BROKER_PORT:-8602} & \
+	wait
+
+bench-instances: install-dev  ## Benchmark: provision 200 instances on the local control plane
+	$(PY) bench/bench_instances.py --count $${COUNT:-200}
 
 print-test-env:
 	@echo $(TEST_ENV)
