@@ -53,8 +53,9 @@ RUN_ENV := DEBUG=$${DEBUG:-1} SECRET_KEY_FILE=$(CURDIR)/$(DATA_DIR)/secret_key S
 migrate: install $(DATA_DIR)/secret_key  ## Apply database migrations
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 
-demo: migrate  ## Load the demo organizations and users
+demo: migrate  ## Load the demo organizations, users and the "chat" service type
 	$(RUN_ENV) $(PY) manage.py seed_demo
+	$(RUN_ENV) $(PY) manage.py seed_catalog
 
 cluster:  ## Build (once, cached) and start the local Kubernetes control plane on 127.0.0.1
 	bash scripts/cluster/cluster.sh start
@@ -79,6 +80,7 @@ run: install assets demo kubernetes  ## Install, migrate, load demo data, start 
 	@echo "  Database: $${DATABASE_URL:-SQLite at $(DATA_DIR)/servicebay.sqlite3}"
 	@echo
 	@$(RUN_ENV) $(PY) manage.py seed_demo | sed 's/^/  /'
+	@echo "  Try: log in as bob, Catalog → Chat → Deploy (or: sbay provision chat my-chat --plan small --wait)"
 	@echo
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(RUN_ENV) $(VENV)/bin/honcho start -f Procfile -p $(PORT)
 

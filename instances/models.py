@@ -1,14 +1,17 @@
-"""Models of the instances app: clusters (instances, bindings, rollouts… come with later work)."""
+"""Models of the instances app: clusters, instances, bindings, shares."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
 from portal.crypto import EncryptedTextField
-from portal.models import Organization, slug_validator
+from portal.models import Organization, Team, slug_validator
 
 
 class Cluster(models.Model):
@@ -61,3 +64,133 @@ class Cluster(models.Model):
             context=self.context or None,
             timeout=settings.KUBERNETES_TIMEOUT_SECONDS,
         )
+
+
+dns_label_validator = RegexValidator(
+    r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$",
+    "Use 1-40 lowercase letters, digits and dashes, starting with a letter (it names Kubernetes objects).",
+)
+
+
+class Instance(models.Model):
+    """A deployed ServiceType at a version and plan, in a cluster/namespace (or at a broker)."""
+
+    class State(models.TextChoices):
+        PROVISIONING = "provisioning", "Provisioning"
+        READY = "ready", "Ready"
+        UPDATING = "updating", "Updating"
+        FAILED = "failed", "Failed"
+        DEPROVISIONING = "deprovisioning", "Deprovisioning"
+        DEPROVISIONED = "deprovisioned", "Deprovisioned"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="instances")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="instances")
+    name = models.CharField(max_length=40, validators=[dns_label_validator])
+    type = models.ForeignKey("catalog.ServiceType", on_delete=models.PROTECT, related_name="instances")
+    version = models.ForeignKey("catalog.TypeVersion", on_delete=models.PROTECT, related_name="instances")
+    plan = models.ForeignKey("catalog.Plan", null=True, blank=True, on_delete=models.PROTECT, related_name="instances")
+    cluster = models.ForeignKey(Cluster, null=True, blank=True, on_delete=models.PROTECT, related_name="instances")
+    namespace = models.CharField(max_length=63, blank=True)
+    parameters = models.JSONField(default=dict, blank=True, help_text="Non-secret parameter values.")
+    secret_parameters = EncryptedTextField(blank=True, help_text="JSON of writeOnly parameter values.")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PROVISIONING, db_index=True)
+    status_message = models.TextField(blank=True)
+    outputs = models.JSONField(default=dict, blank=True)
+    healthy = models.BooleanField(null=True, blank=True, help_text="Are all its live objects ready?")
+    health_message = models.TextField(blank=True)
+    health_checked_at = models.DateTimeField(null=True, blank=True)
+    resources = models.JSONField(default=list, blank=True, help_text="Refs of the objects applied for it.")
+    abandoned = models.JSONField(default=list, blank=True, help_text="What --abandon left behind.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org", "name"],
+                condition=~models.Q(state="deprovisioned"),
+                name="instance_unique_live_name_per_org",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("instance-detail", args=[self.pk])
+
+
+class Binding(models.Model):
+    """Credentials for one consumer app to use one instance (servicebinding.io Secret + projection)."""
+
+    class State(models.TextChoices):
+        CREATING = "creating", "Creating"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+        DELETING = "deleting", "Deleting"
+        DELETED = "deleted", "Deleted"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    instance = models.ForeignKey(Instance, on_delete=models.PROTECT, related_name="bindings")
+    org = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="bindings",
+        help_text="The binder's organization (may differ for shared instances).",
+    )
+    name = models.CharField(max_length=40, validators=[dns_label_validator])
+    app_cluster = models.ForeignKey(Cluster, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    app_kind = models.CharField(max_length=32, blank=True)
+    app_name = models.CharField(max_length=253, blank=True)
+    app_namespace = models.CharField(max_length=63, blank=True)
+    secret_name = models.CharField(max_length=253, blank=True)
+    credentials = EncryptedTextField(blank=True)
+    credentials_viewed_at = models.DateTimeField(null=True, blank=True)
+    broker_details = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="From a broker's bind: volume_mounts, syslog_drain_url, route_service_url, endpoints.",
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CREATING, db_index=True)
+    status_message = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "name"],
+                condition=~models.Q(state="deleted"),
+                name="binding_unique_live_name_per_instance",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.instance.name}"
+
+
+class InstanceShare(models.Model):
+    """An instance shared with a team of its org or with another org (they may bind)."""
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="shares")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    org = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(team__isnull=False) ^ models.Q(org__isnull=False), name="instance_share_team_xor_org"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instance} shared with {self.team or self.org}"

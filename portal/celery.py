@@ -25,3 +25,8 @@ def _schedule_periodic_tasks(sender: Celery, **_: object) -> None:
         sender.signature("instances.tasks.check_clusters"),
         name="check cluster health",
     )
+    sender.add_periodic_task(
+        float(settings.INSTANCE_REFRESH_SECONDS),
+        sender.signature("instances.tasks.refresh_instances"),
+        name="refresh instance status",
+    )

@@ -12,11 +12,12 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from portal import audit, operations
 from portal.access import require_role
+from portal.db import save_unique
 from portal.models import ApiToken, Membership, Operation, Organization, Profile, Role, Team
 
 User = get_user_model()
@@ -47,12 +48,8 @@ def set_notification_preferences(user, *, email_notifications: bool) -> Profile:
 @transaction.atomic
 def create_org(*, actor, name: str, slug: str, via: str = "ui") -> Organization:
     org = Organization(name=name, slug=slug)
-    org.full_clean()
-    try:
-        with transaction.atomic():
-            org.save()
-    except IntegrityError as exc:
-        raise ValidationError({"slug": "An organization with this slug already exists."}) from exc
+    org.full_clean(validate_unique=False)
+    save_unique(org, field="slug", message="An organization with this slug already exists.")
     Membership.objects.create(org=org, user=actor, role=Role.ADMIN)
     audit.record(actor=actor, action="org.create", org=org, target=org, via=via)
     return org

@@ -26,11 +26,17 @@ from portal.models import ApiToken, AuditEvent, Membership, Notification, Operat
 from portal.notifications import mark_read, unread_count
 
 
-def apply_errors(form, exc: ValidationError) -> None:
-    """Show a service's ValidationError next to the form's fields."""
+def apply_errors(form, exc: ValidationError, pointer_field: str | None = None) -> None:
+    """Show a service's ValidationError next to the form's fields.
+
+    Errors keyed by a JSON pointer (``/replicas``) go next to ``pointer_field`` when given.
+    """
     if hasattr(exc, "error_dict"):
         for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
+            if field.startswith("/") and pointer_field:
+                form.add_error(pointer_field, [f"{field[1:].replace('/', '.')}: {e}" for e in errors])
+            else:
+                form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc.messages)
 

@@ -6,9 +6,6 @@ notification arrives — without reloading the page.
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 from conftest import PASSWORD
@@ -16,41 +13,6 @@ from portal.models import Membership, Role
 from portal.notifications import notify
 
 pytestmark = pytest.mark.browser
-# Playwright's sync API keeps an event loop in this thread; the ORM calls of the test are still
-# synchronous and safe, so tell Django not to refuse them.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `make services` installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 def test_login_switch_org_dashboard_and_live_inbox_badge(page, owner, org, other_org, tmp_path):

@@ -64,7 +64,7 @@ def follow(client: Client, op_id: str, output: str, interval: float = 1.0, timeo
         time.sleep(interval)
     if output == "table":
         print(f"Operation {op['id']} {op['state']}." + (f" {op['error']}" if op.get("error") else ""))
-    else:
+    elif output != "quiet":
         emit(op, output)
     return 0 if op["state"] == "succeeded" else EXIT_FAILED
 

@@ -261,8 +261,8 @@ create_node() {
    "labels": {"type": "kwok", "kubernetes.io/hostname": "$NODE_NAME", "kubernetes.io/os": "linux",
               "kubernetes.io/arch": "amd64", "node-role.kubernetes.io/agent": ""}},
  "spec": {},
- "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
-            "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}}}
+ "status": {"allocatable": {"cpu": "1000", "memory": "4Ti", "pods": "5000"},
+            "capacity": {"cpu": "1000", "memory": "4Ti", "pods": "5000"}}}
 EOF
   )
   [[ $code == 201 || $code == 409 ]] || { log "creating node $NODE_NAME failed: HTTP $code"; return 1; }
