@@ -411,10 +411,25 @@ class BrokerClient:
         200 deleted, 202 accepted (poll ``last_operation(..., deleting=True)``), 410 already gone — a
         success (``.gone``). Raises ``BadRequest`` (400), ``AsyncRequired`` / ``ConcurrencyError`` (422).
         """
+        path = f"/v2/service_instances/{_segment(instance_id, 'instance_id')}"
+        return self._delete("deprovision", path, service_id, plan_id, accepts_incomplete, identity, request_id, timeout)
+
+    def _delete(
+        self,
+        endpoint: str,
+        path: str,
+        service_id: str,
+        plan_id: str,
+        accepts_incomplete: bool,
+        identity: Mapping[str, Any] | None,
+        request_id: str | None,
+        timeout: float | None,
+    ) -> DeleteResponse:
+        """Deprovision and unbind: 200 deleted, 202 accepted, 410 already gone (a success)."""
         reply = self._request(
-            "deprovision",
+            endpoint,
             "DELETE",
-            f"/v2/service_instances/{_segment(instance_id, 'instance_id')}",
+            path,
             params={
                 "service_id": service_id,
                 "plan_id": plan_id,
@@ -425,9 +440,9 @@ class BrokerClient:
             timeout=timeout,
         )
         if reply.status not in (200, 202, 410):
-            raise self._fail("deprovision", reply)
+            raise self._fail(endpoint, reply)
         return self._parse(
-            "deprovision",
+            endpoint,
             reply,
             lambda d: DeleteResponse.from_json(d, status=reply.status, request_id=reply.request_id),
             lenient=reply.status == 410,
@@ -562,28 +577,11 @@ class BrokerClient:
     ) -> DeleteResponse:
         """``DELETE .../service_bindings/:binding_id``: 200 deleted, 202 accepted, 410 already gone (a
         success). Raises ``BadRequest`` (400), ``AsyncRequired`` / ``ConcurrencyError`` (422)."""
-        reply = self._request(
-            "unbind",
-            "DELETE",
+        path = (
             f"/v2/service_instances/{_segment(instance_id, 'instance_id')}"
-            f"/service_bindings/{_segment(binding_id, 'binding_id')}",
-            params={
-                "service_id": service_id,
-                "plan_id": plan_id,
-                "accepts_incomplete": "true" if accepts_incomplete else None,
-            },
-            identity=identity,
-            request_id=request_id,
-            timeout=timeout,
+            f"/service_bindings/{_segment(binding_id, 'binding_id')}"
         )
-        if reply.status not in (200, 202, 410):
-            raise self._fail("unbind", reply)
-        return self._parse(
-            "unbind",
-            reply,
-            lambda d: DeleteResponse.from_json(d, status=reply.status, request_id=reply.request_id),
-            lenient=reply.status == 410,
-        )
+        return self._delete("unbind", path, service_id, plan_id, accepts_incomplete, identity, request_id, timeout)
 
     def binding_last_operation(
         self,
