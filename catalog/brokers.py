@@ -16,7 +16,6 @@ import logging
 import re
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -32,10 +31,6 @@ from portal.operations import OperationContext, OperationFailed, RetryLater, han
 log = logging.getLogger(__name__)
 
 FIRST_VERSION = "1.0.0"
-
-
-def sync_interval() -> float:
-    return float(getattr(settings, "BROKER_SYNC_SECONDS", 600))
 
 
 def slugify_part(text: str, limit: int = 50) -> str:

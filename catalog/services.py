@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from catalog.publishing import sample_parameters, version_problems
 from catalog.selectors import Ownership
 from portal import audit, operations
 from portal.access import require_role
+from portal.db import save_unique
 from portal.models import Organization, Role, Team
 
 ICON_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -159,13 +160,9 @@ def create_type(
         raise ValidationError({"slug": "This field cannot be blank."})
     if type_.slug in RESERVED_SLUGS:
         raise ValidationError({"slug": f"{type_.slug!r} is reserved; choose another slug."})
-    try:
-        with transaction.atomic():
-            type_.save()
-    except IntegrityError as exc:
-        raise ValidationError(
-            {"slug": f"A service type called {type_.slug!r} already exists; choose another slug."}
-        ) from exc
+    save_unique(
+        type_, field="slug", message=f"A service type called {type_.slug!r} already exists; choose another slug."
+    )
     if shared:
         type_.shared_with.set(shared)
     audit.record(
@@ -299,11 +296,7 @@ def create_version(
         outputs=values.get("outputs") or [],
         changelog=values.get("changelog", ""),
     )
-    try:
-        with transaction.atomic():
-            row.save()
-    except IntegrityError as exc:
-        raise ValidationError({"version": f"{type_.slug} already has a version {version}."}) from exc
+    save_unique(row, field="version", message=f"{type_.slug} already has a version {version}.")
     _touch(type_)
     audit.record(
         actor=actor,
@@ -493,11 +486,7 @@ def create_plan(
     )
     plan.full_clean(exclude=["type"], validate_unique=False, validate_constraints=False)
     _check_plan(type_, plan)
-    try:
-        with transaction.atomic():
-            plan.save()
-    except IntegrityError as exc:
-        raise ValidationError({"slug": f"{type_.slug} already has a plan {plan.slug!r}."}) from exc
+    save_unique(plan, field="slug", message=f"{type_.slug} already has a plan {plan.slug!r}.")
     _touch(type_)
     audit.record(
         actor=actor,
@@ -698,11 +687,7 @@ def register_service(
         service.cluster, service.namespace, service.service_name = cluster, namespace.strip(), service_name.strip()
     service.full_clean(validate_unique=False, validate_constraints=False)
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                service.save()
-        except IntegrityError as exc:
-            raise ValidationError({"slug": f"{org.name} already has a registered service {service.slug!r}."}) from exc
+        save_unique(service, field="slug", message=f"{org.name} already has a registered service {service.slug!r}.")
         if shared:
             service.shared_with.set(shared)
         audit.record(

@@ -30,3 +30,14 @@ def _schedule_periodic_tasks(sender: Celery, **_: object) -> None:
         sender.signature("instances.tasks.refresh_instances"),
         name="refresh instance status",
     )
+    # A safety net for the watch that `manage.py track_addresses` keeps on registered services.
+    sender.add_periodic_task(
+        float(settings.ADDRESS_SYNC_SECONDS),
+        sender.signature("catalog.tasks.track_addresses"),
+        name="track registered service addresses",
+    )
+    sender.add_periodic_task(
+        float(settings.BROKER_SYNC_SECONDS),
+        sender.signature("catalog.tasks.sync_brokers"),
+        name="sync broker catalogs",
+    )
