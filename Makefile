@@ -14,7 +14,7 @@ TEST_ENV := DEBUG=0 SECRET_KEY=test-only-secret-key-not-for-production \
 	DATABASE_URL=postgres://servicebay:servicebay@127.0.0.1:5432/servicebay \
 	REDIS_URL=redis://127.0.0.1:6379/0 SERVICEBAY_DATA_DIR=$(CURDIR)/var/test
 
-.PHONY: help install install-dev assets run migrate demo kubernetes cluster cluster-stop test lint fmt services check-migrations print-test-env bench-instances brokers clean
+.PHONY: help install install-dev assets run migrate demo kubernetes cluster cluster-stop test lint fmt services check-migrations print-test-env bench-instances bench-broker-sync bench-osb-server brokers clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,6 +56,7 @@ migrate: install $(DATA_DIR)/secret_key  ## Apply database migrations
 demo: migrate  ## Load the demo organizations, users and the "chat" service type
 	$(RUN_ENV) $(PY) manage.py seed_demo
 	$(RUN_ENV) $(PY) manage.py seed_catalog
+	$(RUN_ENV) $(PY) manage.py seed_marketplace
 
 cluster:  ## Build (once, cached) and start the local Kubernetes control plane on 127.0.0.1
 	bash scripts/cluster/cluster.sh start
@@ -101,6 +102,7 @@ check-migrations: install-dev
 
 test: install-dev assets services lint check-migrations  ## Lint, system checks, migrations check, and the whole suite on PostgreSQL + Redis + Kubernetes
 	bash scripts/cluster/cluster.sh build || [ $$? -eq 3 ]  # first build ~10 min, then cached; 3 = no Go: kube tests skip
+	bash scripts/stripe-mock.sh build >/dev/null  # Stripe's official mock (Go, cached); the marketplace tests need it
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 brokers: install  ## Run the example OSB brokers: PostgreSQL on :8601, RabbitMQ on :8602 (127.0.0.1)
@@ -113,6 +115,12 @@ brokers: install  ## Run the example OSB brokers: PostgreSQL on :8601, RabbitMQ 
 
 bench-instances: install-dev  ## Benchmark: provision 200 instances on the local control plane
 	$(PY) bench/bench_instances.py --count $${COUNT:-200}
+
+bench-broker-sync: install-dev  ## Benchmark: sync a broker catalog of 500 offerings × 5 plans (first sync, unchanged resync)
+	$(TEST_ENV) $(PY) bench/bench_broker_sync.py --offerings $${OFFERINGS:-500} --plans $${PLANS:-5}
+
+bench-osb-server: install-dev  ## Benchmark: Servicebay's OSB broker API vs an openbrokerapi broker (catalog GET, provision PUT; < 2 min)
+	$(TEST_ENV) $(PY) bench/bench_osb_server.py --workers $${WORKERS:-4} --seconds $${SECONDS_PER_SCENARIO:-6}
 
 print-test-env:
 	@echo $(TEST_ENV)

@@ -5,7 +5,10 @@
 * Provision creates a vhost (plans ``small``/``large`` set its ``max-connections`` limit), bind creates
   a user with full permissions on that vhost only and returns an AMQP URI
   (``amqp://user:pw@127.0.0.1:5672/<vhost>``), unbind deletes the user, deprovision deletes the vhost
-  (and any user still bound to it). All synchronous: RabbitMQ answers these in milliseconds.
+  (and any user still bound to it). All synchronous by default: RabbitMQ answers these in
+  milliseconds. With ``--async-provision`` (and ``accepts_incomplete=true``) provision answers 202 and
+  creates the vhost in a background thread (after ``--work-delay`` seconds); ``last_operation`` reports
+  the instance record's state (``provisioning`` → in progress, ``ready`` → succeeded, ``failed``).
 * It drives RabbitMQ through the management plugin's HTTP API (``--management-url``, admin user from
   ``--admin-user``/``--admin-password``), not ``rabbitmqctl``: every call is a fast, idempotent HTTP
   request with a real status code (``rabbitmqctl`` starts an Erlang VM per call — about a second — and
@@ -21,6 +24,8 @@ import logging
 import os
 import re
 import secrets
+import threading
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -35,6 +40,8 @@ from openbrokerapi.service_broker import (
     DeprovisionServiceSpec,
     GetBindingSpec,
     GetInstanceDetailsSpec,
+    LastOperation,
+    OperationState,
     ProvisionDetails,
     ProvisionedServiceSpec,
     ProvisionState,
@@ -124,8 +131,11 @@ class RabbitBroker(ServiceBroker):
         amqp_port: int = 5672,
         maintenance_version: str = "3.10.0",
         secret: str | None = None,
+        async_provision: bool = False,
+        work_delay: float = 0.0,
     ):
         self.admin = admin
+        self.async_provision, self.work_delay = async_provision, work_delay
         self.amqp_host, self.amqp_port = amqp_host, amqp_port
         self.maintenance_version = maintenance_version
         self.secret = secret or self._secret()
@@ -193,14 +203,46 @@ class RabbitBroker(ServiceBroker):
                 raise obe.ErrInstanceAlreadyExists()
             if existing.get("state") == "ready":
                 return ProvisionedServiceSpec(ProvisionState.IDENTICAL_ALREADY_EXISTS)
+            if existing.get("state") == "provisioning" and self.async_provision and async_allowed:
+                return ProvisionedServiceSpec(ProvisionState.IS_ASYNC, operation="provision")  # still at work
         vhost = resource_name("sbi", instance_id)
         record = {"service_id": details.service_id, "plan_id": details.plan_id, "vhost": vhost}
         # Record first, then create: a crash in between leaves a record that deprovision can clean up.
         self.admin.set_param(key, {**record, "state": "provisioning"})
-        self.admin.put(f"/vhosts/{q(vhost)}", {"description": f"Service Instance {instance_id}", "tags": "servicebay"})
-        self._limit(vhost, details.plan_id)
-        self.admin.set_param(key, {**record, "state": "ready"})
+        if self.async_provision and async_allowed:
+            threading.Thread(
+                target=self._create_vhost, args=(key, record, True), name=f"provision-{instance_id}", daemon=True
+            ).start()
+            return ProvisionedServiceSpec(ProvisionState.IS_ASYNC, operation="provision")
+        self._create_vhost(key, record)
         return ProvisionedServiceSpec(ProvisionState.SUCCESSFUL_CREATED)
+
+    def _create_vhost(self, key: str, record: dict[str, Any], background: bool = False) -> None:
+        vhost = record["vhost"]
+        try:
+            if background and self.work_delay:
+                time.sleep(self.work_delay)
+            description = f"Service Instance {key.rsplit('.', 1)[-1]}"
+            self.admin.put(f"/vhosts/{q(vhost)}", {"description": description, "tags": "servicebay"})
+            self._limit(vhost, record["plan_id"])
+        except httpx.HTTPError as exc:
+            if not background:
+                raise
+            log.warning("provisioning %s failed: %s", vhost, exc)
+            self.admin.set_param(key, {**record, "state": "failed", "description": f"RabbitMQ refused: {exc}"})
+            return
+        self.admin.set_param(key, {**record, "state": "ready"})
+
+    def last_operation(self, instance_id: str, operation_data: str | None, **kwargs) -> LastOperation:
+        instance = self._instance(instance_id)
+        if instance is None:
+            raise obe.ErrInstanceDoesNotExist()  # 410: never created, or deprovisioned
+        state = instance.get("state")
+        if state == "ready":
+            return LastOperation(OperationState.SUCCEEDED, "The virtual host is ready")
+        if state == "failed":
+            return LastOperation(OperationState.FAILED, instance.get("description") or "provisioning failed")
+        return LastOperation(OperationState.IN_PROGRESS, "Creating the virtual host")
 
     def _instance(self, instance_id: str) -> dict[str, Any] | None:
         return self.admin.param(f"{PREFIX}.instance.{instance_id}")
@@ -295,12 +337,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--amqp-host", default=env("RABBITMQ_AMQP_HOST", "127.0.0.1"))
     parser.add_argument("--amqp-port", type=int, default=int(env("RABBITMQ_AMQP_PORT", "5672")))
     parser.add_argument("--maintenance-version", default=env("RABBITMQ_BROKER_MAINTENANCE_VERSION", "3.10.0"))
+    parser.add_argument("--async-provision", action="store_true", help="provision answers 202 and works in a thread")
+    parser.add_argument("--work-delay", type=float, default=0.0, help="seconds an async provision waits (demos, tests)")
     args = parser.parse_args(argv)
     common.check_credentials(parser, args)
     common.setup_logging(args.log_level)
     admin = RabbitAdmin(args.management_url, args.admin_user, args.admin_password)
     broker = RabbitBroker(
-        admin, amqp_host=args.amqp_host, amqp_port=args.amqp_port, maintenance_version=args.maintenance_version
+        admin,
+        amqp_host=args.amqp_host,
+        amqp_port=args.amqp_port,
+        maintenance_version=args.maintenance_version,
+        async_provision=args.async_provision,
+        work_delay=args.work_delay,
     )
     common.serve(common.make_app(broker, args.username, args.password), args.port)
 

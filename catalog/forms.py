@@ -9,7 +9,7 @@ import yaml
 from django import forms
 
 from catalog.importer import MAX_UPLOAD_BYTES
-from catalog.models import RegisteredService, Visibility
+from catalog.models import Broker, RegisteredService, Visibility
 from catalog.rendering import RenderError, load_documents
 from portal.forms import BootstrapMixin
 from portal.models import Organization, Team
@@ -217,3 +217,30 @@ class RegisteredServiceForm(BootstrapMixin, forms.Form):
         self.fields["owner_team"].queryset = teams if teams is not None else Team.objects.none()
         self.fields["cluster"].queryset = clusters
         self.fields["kind"].widget.attrs["class"] = "form-check-input"
+
+
+class BrokerForm(BootstrapMixin, forms.Form):
+    """Register an OSB broker; errors of ``catalog.brokers.register_broker`` land next to the fields."""
+
+    SCOPES = [("org", "This organization"), ("global", "Global (every organization; staff only)")]
+
+    name = forms.CharField(max_length=30, help_text="Lowercase letters, digits and dashes; prefixes its types.")
+    url = forms.URLField(max_length=500, label="URL", assume_scheme="https")
+    auth_kind = forms.ChoiceField(choices=Broker.Auth.choices, initial=Broker.Auth.BASIC, label="Authentication")
+    username = forms.CharField(max_length=200, required=False, help_text="For basic authentication.")
+    secret = forms.CharField(
+        required=False,
+        label="Password or token",
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Stored encrypted; never shown again.",
+    )
+    scope = forms.ChoiceField(choices=SCOPES, initial="org")
+    owner_team = forms.ModelChoiceField(
+        queryset=Team.objects.none(), label="Team that owns its types", required=False, empty_label="(first team)"
+    )
+
+    def __init__(self, *args, teams=None, allow_global: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner_team"].queryset = teams if teams is not None else Team.objects.none()
+        if not allow_global:
+            self.fields["scope"].choices = self.SCOPES[:1]

@@ -66,6 +66,8 @@ class ServiceType(models.Model):
     removed_from_broker = models.BooleanField(default=False)
     visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.ORG)
     shared_with = models.ManyToManyField(Organization, blank=True, related_name="types_shared_with")
+    # Servicebay as an OSB broker (osbapi/): offered in /osb/v2/catalog to the platforms that may see it.
+    osb_enabled = models.BooleanField(default=False, help_text="Available to other platforms over OSB.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

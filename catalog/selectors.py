@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
-from catalog.models import Plan, RegisteredService, ServiceType, TypeVersion, Visibility
+from catalog.models import Broker, Plan, RegisteredService, ServiceType, TypeVersion, Visibility
 from portal.access import memberships_for_user
 from portal.models import Membership, Role, Team
 
@@ -261,8 +261,61 @@ def get_registered_service_for_user(user, org_slug: str, slug: str) -> Registere
         raise Http404("No registered service matches the given query.") from exc
 
 
+# --- brokers --------------------------------------------------------------------------------
+
+
+def brokers_for_user(user) -> QuerySet:
+    """Brokers of the user's organizations, and global ones (``org`` null), with their live
+    offering/plan counts and when their catalog was last checked (the latest finished sync operation)."""
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.models import CharField, Count, Subquery
+    from django.db.models.functions import Cast
+
+    from portal.access import orgs_for_user
+    from portal.models import Operation
+
+    checked = Operation.objects.filter(
+        target_type=ContentType.objects.get_for_model(Broker),
+        target_id=Cast(OuterRef("pk"), CharField()),
+        kind="broker.sync",
+        finished_at__isnull=False,
+    ).order_by("-finished_at")
+    return (
+        Broker.objects.filter(Q(org__in=orgs_for_user(user)) | Q(org__isnull=True))
+        .select_related("org", "owner_team")
+        .annotate(
+            offering_count=Count("service_types", filter=Q(service_types__removed_from_broker=False), distinct=True),
+            plan_count=Count(
+                "service_types__plans",
+                filter=Q(service_types__removed_from_broker=False, service_types__plans__removed_from_broker=False),
+                distinct=True,
+            ),
+            last_checked_at=Subquery(checked.values("finished_at")[:1]),
+        )
+        .order_by("name")
+    )
+
+
+def get_broker_for_user(user, pk) -> Broker:
+    """One broker the user may see, else 404."""
+    try:
+        return brokers_for_user(user).get(pk=int(pk))
+    except (Broker.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No broker matches the given query.") from exc
+
+
+def can_manage_broker(user, broker, ownership: Ownership | None = None) -> bool:
+    """Staff for a global broker; an admin of its organization otherwise (as catalog.brokers checks)."""
+    if broker.org_id is None:
+        return bool(user.is_staff or user.is_superuser)
+    return broker.org_id in (ownership or Ownership.of(user)).admin_org_ids
+
+
 __all__ = [
     "Ownership",
+    "brokers_for_user",
+    "can_manage_broker",
+    "get_broker_for_user",
     "can_edit",
     "default_version",
     "get_plan",

@@ -827,3 +827,28 @@ def record_address(service: RegisteredService, *, host: str, ports: list[dict], 
             )
     service.current_host, service.current_ports, service.address_error = host, ports, error
     return True
+
+
+@transaction.atomic
+def set_osb_enabled(*, actor, type_: ServiceType, enabled: bool, via: str = "ui") -> ServiceType:
+    """Offer (or stop offering) a type to other platforms over Servicebay's OSB broker API (osbapi/).
+
+    Only a template type with a published version can be offered; instances that platforms already
+    made are kept either way (they can still be updated and deprovisioned over OSB)."""
+    _require_owner(actor, type_)
+    type_ = ServiceType.objects.select_for_update().select_related("org").get(pk=type_.pk)
+    enabled = bool(enabled)
+    if enabled and type_.source != ServiceType.Source.TEMPLATE:
+        raise ValidationError(
+            {"osb_enabled": "Only template types can be offered over OSB (this one comes from a broker)."}
+        )
+    if enabled and not type_.versions.filter(state=TypeVersion.State.PUBLISHED).exists():
+        raise ValidationError({"osb_enabled": "Publish a version first: platforms provision the newest published one."})
+    if type_.osb_enabled != enabled:
+        type_.osb_enabled = enabled
+        type_.updated_at = timezone.now()
+        type_.save(update_fields=["osb_enabled", "updated_at"])
+        audit.record(
+            actor=actor, action="type.osb", org=type_.org, target=type_, changes={"osb_enabled": enabled}, via=via
+        )
+    return type_

@@ -651,3 +651,111 @@ def service_detail(request, org_slug, slug):
         "roles": Role,
     }
     return render(request, "catalog/service_detail.html", context)
+
+
+# --- brokers --------------------------------------------------------------------------------
+
+
+def _last_checked(broker):
+    times = [t for t in (getattr(broker, "last_checked_at", None), broker.last_sync_at) if t is not None]
+    return max(times) if times else None
+
+
+@login_required
+def broker_list(request):
+    """Brokers the user can see: sync state, when last checked, the last sync error, offerings and plans."""
+    ownership = selectors.Ownership.of(request.user)
+    brokers_ = list(selectors.brokers_for_user(request.user))
+    for broker in brokers_:
+        broker.last_checked = _last_checked(broker)
+        broker.can_manage = selectors.can_manage_broker(request.user, broker, ownership)
+    org = _org(request)
+    can_register = request.user.is_staff or (org is not None and org.pk in ownership.admin_org_ids)
+    return render(request, "catalog/broker_list.html", {"brokers": brokers_, "can_register": can_register})
+
+
+@login_required
+def broker_create(request):
+    """Register a broker (org admins; global brokers for staff) through catalog.brokers.register_broker."""
+    from catalog import brokers as broker_services
+    from catalog.forms import BrokerForm
+
+    org = _org(request)
+    staff = request.user.is_staff or request.user.is_superuser
+    is_admin = org is not None and org.pk in selectors.Ownership.of(request.user).admin_org_ids
+    if not (is_admin or staff):
+        raise PermissionDenied("Only organization admins (or staff, for global brokers) can register brokers.")
+    teams = Team.objects.filter(org=org).order_by("name") if org is not None else Team.objects.none()
+    form = BrokerForm(request.POST or None, teams=teams, allow_global=staff)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if data["scope"] == "global" and data["owner_team"] is None:
+            data["owner_team"] = teams.first()  # a global broker's types still need an owning team
+        try:
+            broker, op = broker_services.register_broker(
+                actor=request.user,
+                org=None if data["scope"] == "global" else org,
+                name=data["name"],
+                url=data["url"],
+                auth_kind=data["auth_kind"],
+                username=data["username"],
+                secret=data["secret"],
+                owner_team=data["owner_team"],
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, f"Broker {broker.name} is registered; its catalog is being synced.")
+            return redirect("catalog-broker", pk=broker.pk)
+    return render(request, "catalog/broker_form.html", {"form": form, "org": org})
+
+
+@login_required
+def broker_detail(request, pk):
+    """One broker: its sync state and offerings (removed ones badged), plans with maintenance_info;
+    admins can sync now or remove it."""
+    from catalog import brokers as broker_services
+
+    broker = selectors.get_broker_for_user(request.user, pk)
+    can_manage = selectors.can_manage_broker(request.user, broker)
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied("Only admins of the broker's organization can change it.")
+        action = request.POST.get("action")
+        try:
+            if action == "sync":
+                return redirect(broker_services.request_sync(actor=request.user, broker=broker))
+            if action == "remove":
+                broker_services.remove_broker(actor=request.user, broker=broker)
+                messages.success(request, f"Broker {broker.name} is removed; its types stay, marked removed.")
+                return redirect("catalog-brokers")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return redirect("catalog-broker", pk=broker.pk)
+    offerings = (
+        ServiceType.objects.filter(broker=broker).prefetch_related("plans").order_by("removed_from_broker", "name")
+    )
+    context = {
+        "broker": broker,
+        "last_checked": _last_checked(broker),
+        "offerings": offerings,
+        "can_manage": can_manage,
+    }
+    return render(request, "catalog/broker_detail.html", context)
+
+
+@login_required
+@require_POST
+def type_osb(request, slug):
+    """Owners toggle "available over OSB" (Servicebay as an Open Service Broker, osbapi/)."""
+    type_ = selectors.get_type_for_user(request.user, slug)
+    enabled = request.POST.get("osb_enabled") == "1"
+    try:
+        services.set_osb_enabled(actor=request.user, type_=type_, enabled=enabled)
+        if enabled:
+            messages.success(request, f"{type_.name} is now available to other platforms over OSB.")
+        else:
+            messages.success(request, f"{type_.name} is no longer offered over OSB.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(type_)

@@ -87,7 +87,13 @@ def deprovision(ctx: OperationContext) -> dict:
 
 def _binding(ctx: OperationContext) -> Binding:
     return Binding.objects.select_related(
-        "instance__version", "instance__type__broker", "instance__plan", "instance__org", "org", "app_cluster"
+        "instance__version",
+        "instance__type__broker",
+        "instance__plan",
+        "instance__org",
+        "org",
+        "app_cluster",
+        "platform",
     ).get(pk=ctx.operation.target_id)
 
 
@@ -146,6 +152,9 @@ def create_binding(ctx: OperationContext) -> dict:
         )
         Binding.objects.filter(pk=binding.pk).update(credentials=json.dumps({**stored, "credentials": credentials}))
         ctx.log(f"Rendered {len(credentials)} credential key(s): {', '.join(sorted(credentials))}")
+    if not binding.app_kind:  # a binding for another platform (OSB): it fetches the credentials itself
+        ctx.log(f"Credentials ready for platform {binding.platform}; no app to deliver them to here")
+        return {"platform": str(binding.platform)}
     app = AppRef(binding.app_kind, binding.app_name, binding.app_namespace)
     secret = secret_object(
         name=binding.secret_name,
@@ -179,6 +188,10 @@ def create_binding(ctx: OperationContext) -> dict:
 @handler("binding.delete", label="Unbinding", on_finish=_finish_binding)
 def delete_binding(ctx: OperationContext) -> dict:
     binding = _binding(ctx)
+    if not binding.app_kind:  # a binding for another platform (OSB): forgetting the credentials revokes them
+        Binding.objects.filter(pk=binding.pk).update(credentials="")
+        ctx.log(f"Forgot the credentials of platform {binding.platform}'s binding")
+        return {}
     app = AppRef(binding.app_kind, binding.app_name, binding.app_namespace)
     with _app_client(binding) as client:
         _kube_call(f"Cannot remove the projection from {app}", unproject, client, app, binding_id=str(binding.pk))

@@ -102,6 +102,13 @@ class Instance(models.Model):
     health_checked_at = models.DateTimeField(null=True, blank=True)
     resources = models.JSONField(default=list, blank=True, help_text="Refs of the objects applied for it.")
     abandoned = models.JSONField(default=list, blank=True, help_text="What --abandon left behind.")
+    # Created over Servicebay's OSB broker API (osbapi/): the platform, its instance_id and its context.
+    platform = models.ForeignKey(
+        "osbapi.PlatformCredential", null=True, blank=True, on_delete=models.PROTECT, related_name="instances"
+    )
+    osb_instance_id = models.CharField(max_length=255, blank=True)
+    osb_context = models.JSONField(default=dict, blank=True)
+    osb_request_digest = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -115,6 +122,11 @@ class Instance(models.Model):
                 fields=["org", "name"],
                 condition=~models.Q(state="deprovisioned"),
                 name="instance_unique_live_name_per_org",
+            ),
+            models.UniqueConstraint(
+                fields=["platform", "osb_instance_id"],
+                condition=models.Q(platform__isnull=False) & ~models.Q(state="deprovisioned"),
+                name="instance_unique_live_osb_id_per_platform",
             ),
         ]
 
@@ -158,6 +170,13 @@ class Binding(models.Model):
     )
     state = models.CharField(max_length=16, choices=State.choices, default=State.CREATING, db_index=True)
     status_message = models.TextField(blank=True)
+    # Created over Servicebay's OSB broker API: no app here; the credentials go to the platform only.
+    platform = models.ForeignKey(
+        "osbapi.PlatformCredential", null=True, blank=True, on_delete=models.PROTECT, related_name="bindings"
+    )
+    osb_binding_id = models.CharField(max_length=255, blank=True)
+    osb_context = models.JSONField(default=dict, blank=True)
+    osb_request_digest = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -170,6 +189,11 @@ class Binding(models.Model):
                 fields=["instance", "name"],
                 condition=~models.Q(state="deleted"),
                 name="binding_unique_live_name_per_instance",
+            ),
+            models.UniqueConstraint(
+                fields=["instance", "osb_binding_id"],
+                condition=models.Q(platform__isnull=False) & ~models.Q(state="deleted"),
+                name="binding_unique_live_osb_id_per_instance",
             ),
         ]
 

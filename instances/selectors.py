@@ -13,7 +13,7 @@ from portal.models import Membership
 
 def instances_for_user(user, include_deprovisioned: bool = False) -> QuerySet[Instance]:
     qs = scope_for_user(Instance.objects.all(), user).select_related(
-        "org", "type", "version", "plan", "cluster", "team"
+        "org", "type", "version", "plan", "cluster", "team", "platform"
     )
     return qs if include_deprovisioned else qs.exclude(state=Instance.State.DEPROVISIONED)
 

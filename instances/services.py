@@ -240,8 +240,12 @@ def provision_instance(
     namespace: str = "",
     team: Team | None = None,
     via: str = "ui",
+    osb: dict | None = None,
 ) -> tuple[Instance, Operation]:
-    """Validate a deploy request, create the instance and start its provisioning."""
+    """Validate a deploy request, create the instance and start its provisioning.
+
+    ``osb``: for instances created over the OSB broker API (osbapi.services): ``platform``,
+    ``osb_instance_id``, ``osb_context``, ``osb_request_digest`` set on the new instance."""
     from catalog.parameters import validate_parameters
 
     require_role(actor, org, Role.DEVELOPER)
@@ -296,7 +300,12 @@ def provision_instance(
         errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
+    from marketplace.entitlements import require_entitlement
+
+    require_entitlement(org, service_type, plan)  # a paid marketplace plan needs a purchase first
     _store_parameters(instance, values)
+    for key, value in (osb or {}).items():
+        setattr(instance, key, value)
     with transaction.atomic():
         save_unique(instance, field="name", message=f"{org.name} already has an instance called {name!r}.")
         audit.record(
@@ -397,8 +406,10 @@ def manifest_diff(before: list[dict], after: list[dict], secret_values: set[str]
     return "".join(difflib.unified_diff(dump(before), dump(after), "current", "proposed"))
 
 
-def update_instance(*, actor, instance: Instance, plan=None, changes: dict | None = None, via: str = "ui") -> Operation:
-    """Change plan and/or parameters; the worker re-renders and applies."""
+def update_instance(
+    *, actor, instance: Instance, plan=None, changes: dict | None = None, via: str = "ui", version=None
+) -> Operation:
+    """Change plan and/or parameters (and with ``version``, the type version); the worker re-renders and applies."""
     require_role(actor, instance.org, Role.DEVELOPER)
     if instance.state not in (Instance.State.READY, Instance.State.FAILED):
         raise ValidationError(
@@ -410,16 +421,31 @@ def update_instance(*, actor, instance: Instance, plan=None, changes: dict | Non
     if plan is not None and plan.type_id != instance.type_id:
         raise ValidationError({"plan": f"{plan.slug} is not a plan of {instance.type.slug}."})
     new_plan = plan or instance.plan
-    values = _updated_values(actor, instance, new_plan, changes or {})
+    old_version = instance.version
+    if version is not None and (version.type_id != instance.type_id or version.state != "published"):
+        raise ValidationError({"version": f"{version} is not a published version of {instance.type.slug}."})
+    instance.version = version or old_version  # the parameters are checked against the version to run
+    try:
+        values = _updated_values(actor, instance, new_plan, changes or {})
+    finally:
+        instance.version = old_version
+    from marketplace.entitlements import hold_upgrade
+
+    held = None if version else hold_upgrade(actor=actor, instance=instance, plan=plan, changes=changes or {}, via=via)
+    if held is not None:
+        return held  # a pricier paid plan: a purchase request; the update runs once it is paid
     with transaction.atomic():
         locked = Instance.objects.select_for_update().get(pk=instance.pk)
         _ensure_idle(locked)
         before = {"plan": instance.plan.slug if instance.plan else None, "parameters": masked_parameters(instance)}
+        if version is not None and version.pk != old_version.pk:
+            before["version"] = old_version.version
         instance.plan = new_plan
+        instance.version = version or old_version
         _store_parameters(instance, values)
         instance.state = Instance.State.UPDATING
         instance.updated_at = timezone.now()
-        instance.save(update_fields=["plan", "parameters", "secret_parameters", "state", "updated_at"])
+        instance.save(update_fields=["plan", "version", "parameters", "secret_parameters", "state", "updated_at"])
         audit.record(
             actor=actor,
             action="instance.update",
@@ -428,7 +454,11 @@ def update_instance(*, actor, instance: Instance, plan=None, changes: dict | Non
             via=via,
             changes={
                 "before": before,
-                "after": {"plan": new_plan.slug if new_plan else None, "parameters": masked_parameters(instance)},
+                "after": {
+                    "plan": new_plan.slug if new_plan else None,
+                    "parameters": masked_parameters(instance),
+                    **({"version": instance.version.version} if "version" in before else {}),
+                },
             },
         )
         op = operations.start_operation(org=instance.org, kind="instance.update", target=instance, requested_by=actor)
@@ -446,6 +476,9 @@ def deprovision_instance(*, actor, instance: Instance, abandon: bool = False, vi
         raise ValidationError({"instance": f"Unbind its bindings first: {names}."})
     with transaction.atomic():
         locked = Instance.objects.select_for_update().get(pk=instance.pk)
+        from marketplace.entitlements import release_for
+
+        release_for(actor=actor, instance=instance, via=via)  # its subscription ends at period end
         if abandon:
             left = list(locked.resources or [])
             Instance.objects.filter(pk=instance.pk).update(
@@ -543,6 +576,37 @@ def bind_instance(
             changes={"instance": instance.name, "app": str(ref), "cluster": cluster.name},
         )
         op = operations.start_operation(org=membership.org, kind="binding.create", target=binding, requested_by=actor)
+    return binding, op
+
+
+def bind_for_platform(
+    *, actor, instance: Instance, name: str, osb: dict, via: str = "osb"
+) -> tuple[Binding, Operation]:
+    """A binding without an app here (OSB bind from another platform): the type's binding template is
+    rendered by the same ``binding.create`` operation as for apps, but the credentials are returned to
+    the platform instead of being written into a Secret. ``osb``: platform, osb_binding_id, osb_context,
+    osb_request_digest."""
+    from instances.bindings import generate_secrets
+
+    require_role(actor, instance.org, Role.DEVELOPER)
+    if instance.state != Instance.State.READY:
+        raise ValidationError(
+            {"instance": f"{instance.name} is {instance.get_state_display().lower()}; bind once it is ready."}
+        )
+    binding = Binding(instance=instance, org=instance.org, name=name, created_by=actor, **osb)
+    binding.full_clean(exclude=["instance", "org", "credentials", "platform"], validate_constraints=False)
+    binding.credentials = json.dumps({"generated": generate_secrets(instance.version.binding_template or {})})
+    with transaction.atomic():
+        save_unique(binding, field="binding", message=f"{instance.name} already has this binding.")
+        audit.record(
+            actor=actor,
+            action="binding.create",
+            org=instance.org,
+            target=binding,
+            via=via,
+            changes={"instance": instance.name, "platform": str(binding.platform) if binding.platform else None},
+        )
+        op = operations.start_operation(org=instance.org, kind="binding.create", target=binding, requested_by=actor)
     return binding, op
 
 

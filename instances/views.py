@@ -39,7 +39,11 @@ def instance_index(request):
     query = request.GET.get("q", "").strip()
     if query:
         instances = instances.filter(name__icontains=query)
+    platform = request.GET.get("platform", "").strip()
+    if platform:  # instances other platforms created over OSB (osbapi/)
+        instances = instances.filter(platform__name=platform)
     context = {
+        "platform": platform,
         "instances": instances,
         "shared": shared_instances_for_user(request.user),
         "state": state,

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "catalog",
     "instances",
     "marketplace",
+    "osbapi",
 ]
 
 MIDDLEWARE = [
@@ -180,7 +181,20 @@ CLUSTER_CHECK_SECONDS = env_int("CLUSTER_CHECK_SECONDS", 300, minimum=10)
 INSTANCE_READY_TIMEOUT_SECONDS = env_int("INSTANCE_READY_TIMEOUT_SECONDS", 300, minimum=5)
 INSTANCE_REFRESH_SECONDS = env_int("INSTANCE_REFRESH_SECONDS", 60, minimum=5)
 BROKER_SYNC_SECONDS = env_int("BROKER_SYNC_SECONDS", 600, minimum=10)
+# Servicebay as an OSB broker (osbapi/): the namespace of its offering/plan ids (UUIDv5), polling hint.
+OSB_ID_NAMESPACE = env_str("OSB_ID_NAMESPACE", "")
+OSB_RETRY_AFTER_SECONDS = env_int("OSB_RETRY_AFTER_SECONDS", 2, minimum=1)
 ADDRESS_SYNC_SECONDS = env_int("ADDRESS_SYNC_SECONDS", 60, minimum=5)
+
+# Marketplace payments (marketplace/billing.py). No keys: "no payment provider" mode (approvals
+# still work, payments are labelled "not charged"). STRIPE_API_BASE points the SDK at another
+# Stripe-compatible server (tests: localstripe, stripe-mock); STRIPE_USE_LEGACY_PLANS uses
+# /v1/plans instead of /v1/prices for servers without prices (localstripe).
+STRIPE_API_KEY = env_str("STRIPE_API_KEY", "")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")
+STRIPE_USE_LEGACY_PLANS = env_bool("STRIPE_USE_LEGACY_PLANS", False)
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 30, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

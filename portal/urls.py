@@ -27,6 +27,8 @@ urlpatterns = [
     path("catalog/", include("catalog.urls")),
     path("instances/", include("instances.urls")),
     path("marketplace/", include("marketplace.urls")),
+    path("osb/v2/", include("osbapi.osb_urls")),
+    path("platforms/", include("osbapi.urls")),
     path("api/v1/", include(("portal.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 from sbay import __version__
 from sbay.client import EXIT_USAGE, Client, CliError
-from sbay.commands import auth, brokers, clusters, inbox, instances, ops, orgs, types
+from sbay.commands import auth, brokers, clusters, inbox, instances, ops, orgs, platforms, purchases, types
 from sbay.config import Config
 from sbay.output import err
 
-COMMAND_MODULES = [auth, orgs, ops, inbox, clusters, instances, types, brokers]
+COMMAND_MODULES = [auth, orgs, ops, inbox, clusters, instances, types, brokers, platforms, purchases]
 
 
 class Context:

@@ -32,6 +32,7 @@ class TypeSerializer(serializers.ModelSerializer):
             "tags",
             "source",
             "visibility",
+            "osb_enabled",
             "org",
             "owner_team",
             "shared_with",
@@ -161,6 +162,10 @@ class TypeWriteSerializer(serializers.Serializer):
     tags = serializers.JSONField(required=False)
     visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
     shared_with = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class OsbToggleSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(help_text="Offer the type to other platforms over the OSB broker API.")
 
 
 class ValidateSerializer(serializers.Serializer):

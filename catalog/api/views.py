@@ -165,6 +165,18 @@ class TypeViewSet(viewsets.GenericViewSet):
             )
         return Response(self._detail(slug))
 
+    @extend_schema(request=s.OsbToggleSerializer, responses={200: s.TypeDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def osb(self, request, slug=None):
+        """Offer the type to other platforms over Servicebay's OSB broker API (type owners), or stop."""
+        type_ = selectors.get_type_for_user(request.user, slug)
+        data = s.OsbToggleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.set_osb_enabled(
+            actor=request.user, type_=type_, enabled=data.validated_data["enabled"], via=via_for(request)
+        )
+        return Response(self._detail(slug))
+
     @extend_schema(request=s.ValidateSerializer, responses={200: dict})
     @action(detail=True, methods=["post"])
     def validate(self, request, slug=None):

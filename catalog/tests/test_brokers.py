@@ -37,12 +37,26 @@ def test_register_and_sync(owner, org, team, pg_broker):
 def test_resync_without_change_writes_nothing(owner, org, team, pg_broker, django_assert_num_queries):
     broker, _ = register(owner, org, pg_broker)
     broker = Broker.objects.select_related("owner_team", "created_by").get(pk=broker.pk)
-    # reads: the types, their plans, their versions; writes: only the broker's sync stamp (+ savepoint)
-    with django_assert_num_queries(6) as ctx:
+    synced_at = broker.last_sync_at
+    # reads: the types, their plans, their versions (+ the savepoint); no write at all
+    with django_assert_num_queries(5) as ctx:
         assert brokers.sync_broker(broker) == {"created": 0, "updated": 0, "removed": 0}
-    writes = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith(("INSERT", "DELETE"))]
-    updates = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE")]
-    assert writes == [] and len(updates) == 1 and '"catalog_broker"' in updates[0]
+    writes = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert writes == []
+    assert Broker.objects.get(pk=broker.pk).last_sync_at == synced_at  # the catalog did not change
+    # When it was last checked is the latest sync operation's end.
+    op = brokers.request_sync(actor=owner, broker=broker)
+    operations.execute(op.pk)
+    op.refresh_from_db()
+    assert op.state == "succeeded" and brokers.last_checked(broker) == op.finished_at > synced_at
+
+
+def test_sync_all_starts_an_operation_per_broker(owner, org, team, pg_broker):
+    broker, _ = register(owner, org, pg_broker)
+    started = brokers.sync_all()
+    op = Operation.objects.get(pk=started["pg"])
+    assert (op.kind, op.target_id, op.state) == ("broker.sync", str(broker.pk), "pending")
+    assert operations.execute(op.pk) == "succeeded"
 
 
 def test_dropped_offerings_and_plans_are_marked_removed_never_deleted(owner, org, team, pg_broker):

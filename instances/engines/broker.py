@@ -60,10 +60,24 @@ def _broker(instance):
     return broker
 
 
-def _poll_timeout(instance) -> float:
+def _poll_timeout(instance, client=None) -> float:
+    """How long to poll: ``BROKER_POLL_SECONDS``, or less when the plan's ``maximum_polling_duration`` says so.
+
+    The catalog row keeps no polling duration (no column for it), so it is read from the broker's live
+    catalog, once per asynchronous operation; if that read fails the platform's limit applies.
+    """
     from django.conf import settings
 
-    return float(getattr(settings, "BROKER_POLL_SECONDS", 3600))
+    limit = float(getattr(settings, "BROKER_POLL_SECONDS", 3600))
+    if client is None or instance.plan is None or not instance.plan.broker_plan_id:
+        return limit
+    try:
+        catalog = client.catalog()
+    except oe.OSBError:
+        return limit
+    found = catalog.find_plan(instance.plan.broker_plan_id) if catalog is not None else None
+    plan_max = found[1].maximum_polling_duration if found else None
+    return min(limit, float(plan_max)) if plan_max else limit
 
 
 def _digest(parameters: dict[str, Any]) -> str:
@@ -242,7 +256,7 @@ class BrokerEngine:
                 plan_id=plan_id,
                 operation=operation,
                 deleting=request == "deprovision",
-                max_duration=_poll_timeout(instance),
+                max_duration=_poll_timeout(instance, client),
                 interval=1.0,
                 sleep=ctx.sleep,
                 on_poll=_logger(ctx),
@@ -270,7 +284,7 @@ class BrokerEngine:
                     plan_id=plan_id,
                     operation=reply.operation,
                     deleting=True,
-                    max_duration=_poll_timeout(instance),
+                    max_duration=_poll_timeout(instance, client),
                     interval=1.0,
                     sleep=ctx.sleep,
                 )
@@ -310,7 +324,7 @@ class BrokerEngine:
                         service_id=service_id,
                         plan_id=plan_id,
                         operation=reply.operation,
-                        max_duration=_poll_timeout(instance),
+                        max_duration=_poll_timeout(instance, client),
                         interval=1.0,
                         sleep=ctx.sleep,
                         on_poll=_logger(ctx),
@@ -368,7 +382,7 @@ class BrokerEngine:
                 plan_id=plan_id,
                 operation=reply.operation,
                 deleting=True,
-                max_duration=_poll_timeout(instance),
+                max_duration=_poll_timeout(instance, client),
                 interval=1.0,
                 sleep=ctx.sleep,
             )

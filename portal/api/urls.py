@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("catalog.api.urls")),
     path("", include("instances.api.urls")),
     path("", include("marketplace.api.urls")),
+    path("", include("osbapi.api.urls")),
 ]

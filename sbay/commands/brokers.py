@@ -23,6 +23,7 @@ MARKET_COLUMNS = [
     ("source", "SOURCE"),
     ("latest_version", "LATEST"),
     ("plans", "PLANS"),
+    ("prices", "PRICE/MONTH"),
     ("owner", "OWNER"),
     ("description", "DESCRIPTION"),
 ]
@@ -128,6 +129,16 @@ def cmd_marketplace(args, ctx) -> int:
     client = ctx.client()
     # the types API already leaves out offerings a broker dropped; keep only what can be deployed
     rows = [t for t in client.paginate("/api/v1/types/", q=args.search) if t.get("latest_version")]
+    # marketplace listings (vendors' priced offers): their prices per plan, and "sbay buy LISTING PLAN"
+    listings = {row["type"]: row for row in client.paginate("/api/v1/listings/")}
+    for t in rows:
+        listing = listings.get(t["slug"])
+        if listing:
+            t["listing"] = listing["slug"]
+            t["prices"] = ",".join(
+                f"{p['plan']}:{'free' if p['free'] else p['monthly_amount'] + ' ' + p['currency'].upper()}"
+                for p in listing["prices"]
+            )
     if ctx.output != "table":
         emit(rows, ctx.output)
         return 0
@@ -135,7 +146,13 @@ def cmd_marketplace(args, ctx) -> int:
         print("Nothing to deploy yet: import a type (sbay types import) or register a broker (sbay brokers register).")
         return 0
     table = [
-        {**t, "owner": f"{t['org']}/{t['owner_team']}", "plans": ",".join(t.get("plans") or []) or "-"} for t in rows
+        {
+            **t,
+            "owner": f"{t['org']}/{t['owner_team']}",
+            "plans": ",".join(t.get("plans") or []) or "-",
+            "prices": t.get("prices") or "-",
+        }
+        for t in rows
     ]
     emit(table, "table", MARKET_COLUMNS)
     return 0

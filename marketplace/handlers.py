@@ -1,0 +1,204 @@
+"""Operation handlers of the marketplace app: every slow call to the payment provider.
+
+Idempotent: ids the provider returns are stored as soon as they exist and checked before a
+second call; creations carry idempotency keys; outcomes go through the forward-only
+``mark_paid`` / ``mark_payment_failed``.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+
+from marketplace import billing, services
+from marketplace.models import BillingAccount, Entitlement, Listing, PurchaseRequest
+from portal.operations import OperationContext, OperationFailed, RetryLater, handler
+
+PAYMENT_METHOD_MISSING = (
+    "{org} has no payment method yet: an org admin sets one up on the Billing page "
+    "(/marketplace/billing/), then retries the payment."
+)
+
+
+def _provider_call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except billing.PaymentTransient as exc:
+        raise RetryLater(str(exc)) from exc
+
+
+@handler("listing.publish", label="Publish listing", notify_on_success=True)
+def publish_listing(ctx: OperationContext) -> dict:
+    listing: Listing = ctx.target
+    prices = list(listing.prices.select_related("plan"))
+    if not billing.is_configured():
+        ctx.log(f"No payment provider: prices are shown, purchases are {billing.NOT_CHARGED}")
+        services.record_listing_published(listing, product_id="", price_ids={})
+        return {"listed": True, "charged": False}
+    stripe_billing = billing.StripeBilling()
+    try:
+        product_id = listing.stripe_product_id or _provider_call(
+            stripe_billing.create_product,
+            listing_id=listing.pk,
+            name=listing.name,
+            summary=listing.summary,
+            idempotency_key=f"listing-{listing.pk}-product",
+        )
+        Listing.objects.filter(pk=listing.pk, stripe_product_id="").update(stripe_product_id=product_id)
+        ctx.log(f"Product {product_id} created")
+        price_ids = {}
+        for price in prices:
+            if price.stripe_price_id or price.is_free:
+                continue
+            price_ids[price.pk] = _provider_call(
+                stripe_billing.create_recurring_price,
+                product_id=product_id,
+                amount=price.monthly_amount,
+                currency=listing.currency,
+                plan_slug=price.plan.slug,
+                idempotency_key=f"listing-price-{price.pk}",
+            )
+            ctx.log(f"Monthly price of {price.plan.slug}: {price.monthly_amount} {listing.currency.upper()}")
+    except billing.PaymentError as exc:
+        raise OperationFailed(str(exc)) from exc
+    services.record_listing_published(listing, product_id=product_id, price_ids=price_ids)
+    return {"listed": True, "product": product_id}
+
+
+@handler("purchase.await", label="Purchase request")
+def await_purchase(ctx: OperationContext) -> dict:
+    purchase: PurchaseRequest = ctx.target
+    ctx.log(
+        f"{purchase.monthly_amount} {purchase.currency.upper()}/month is above the self-approval limit of "
+        f"{purchase.org.name}: it waits for an admin's approval (sbay approvals approve {purchase.pk})"
+    )
+    ctx.log("Once approved and paid, the change runs by itself")
+    return {"purchase": str(purchase.pk), "state": purchase.state}
+
+
+@handler("purchase.pay", label="Payment")
+def pay_purchase(ctx: OperationContext) -> dict:
+    purchase = PurchaseRequest.objects.select_related("org", "listing", "price__plan", "from_price").get(
+        pk=ctx.operation.target_id
+    )
+    if purchase.state != PurchaseRequest.State.APPROVED:
+        ctx.log(f"Nothing to do: the purchase is {purchase.get_state_display().lower()}")
+        return {"state": purchase.state}
+    if not billing.is_configured() or purchase.monthly_amount <= 0:
+        message = billing.NOT_CHARGED if purchase.monthly_amount > 0 else "free plan: nothing to charge"
+        services.mark_paid(purchase.pk, charged=False, message=message, via="system")
+        ctx.log(f"Paid ({message})")
+        return {"state": "paid", "charged": False}
+    try:
+        return _pay_with_stripe(ctx, purchase)
+    except billing.PaymentError as exc:
+        services.mark_payment_failed(purchase.pk, message=str(exc), via="system")
+        raise OperationFailed(str(exc)) from exc
+
+
+def _pay_with_stripe(ctx: OperationContext, purchase: PurchaseRequest) -> dict:
+    stripe_billing = billing.StripeBilling()
+    account: BillingAccount = _provider_call(services.ensure_customer, purchase.org)
+    if not account.payment_method_id:
+        message = PAYMENT_METHOD_MISSING.format(org=purchase.org.name)
+        services.mark_payment_failed(purchase.pk, message=message, via="system")
+        raise OperationFailed(message)
+    price_id = purchase.price.stripe_price_id
+    if not price_id:
+        raise OperationFailed(
+            f"{purchase.listing.name} has no price at the payment provider: the vendor republishes it."
+        )
+    base = services._base_entitlement(purchase) if purchase.kind == PurchaseRequest.Kind.UPGRADE else None
+    if base is not None and base.stripe_subscription_id:
+        subscription_id = base.stripe_subscription_id
+        if not purchase.stripe_invoice_id:
+            invoice_id = _provider_call(
+                stripe_billing.change_subscription_plan,
+                subscription_id=subscription_id,
+                price_id=price_id,
+                purchase_id=str(purchase.pk),
+            )
+            services.record_payment_pending(
+                purchase, stripe_subscription_id=subscription_id, stripe_invoice_id=invoice_id
+            )
+            ctx.log(f"Subscription {subscription_id} moved to {purchase.price.plan.slug}; invoice {invoice_id}")
+        status = _provider_call(stripe_billing.invoice_status, purchase.stripe_invoice_id)
+        if status not in ("paid", "void"):
+            status = _provider_call(stripe_billing.pay_invoice, purchase.stripe_invoice_id)
+        if status == "open":  # declined at once
+            message = _provider_call(stripe_billing.payment_error, purchase.stripe_invoice_id)
+            services.mark_payment_failed(purchase.pk, message=message, via="system")
+            raise OperationFailed(f"Payment failed: {message}")
+        ctx.log(f"Invoice {purchase.stripe_invoice_id}: {status}; waiting for the provider's confirmation")
+        return {"subscription": subscription_id, "invoice": purchase.stripe_invoice_id, "invoice_status": status}
+    if not purchase.stripe_subscription_id:
+        result = _provider_call(
+            stripe_billing.create_subscription,
+            customer_id=account.stripe_customer_id,
+            price_id=price_id,
+            purchase_id=str(purchase.pk),
+        )
+        services.record_payment_pending(
+            purchase, stripe_subscription_id=result.id, stripe_invoice_id=result.latest_invoice
+        )
+        ctx.log(f"Subscription {result.id} created ({result.status})")
+    else:  # a retry: pay the open first invoice with the (new) default payment method
+        result = _provider_call(stripe_billing.subscription, purchase.stripe_subscription_id)
+        if result.status == "incomplete" and result.latest_invoice:
+            if _provider_call(stripe_billing.invoice_status, result.latest_invoice) == "open":
+                _provider_call(stripe_billing.pay_invoice, result.latest_invoice)
+            result = _provider_call(stripe_billing.subscription, purchase.stripe_subscription_id)
+        ctx.log(f"Subscription {result.id}: {result.status}")
+    if result.status == "incomplete":  # the first payment was declined at once
+        message = _provider_call(stripe_billing.payment_error, result.latest_invoice)
+        services.mark_payment_failed(purchase.pk, message=message, via="system")
+        raise OperationFailed(f"Payment failed: {message}")
+    ctx.log("Waiting for the payment provider's confirmation (webhook)")
+    return {"subscription": result.id, "status": result.status}
+
+
+@handler("purchase.apply_upgrade", label="Update after upgrade")
+def apply_upgrade(ctx: OperationContext) -> dict:
+    from instances.services import update_instance
+
+    purchase = PurchaseRequest.objects.select_related("instance", "price__plan", "requested_by").get(
+        pk=ctx.operation.target_id
+    )
+    instance = purchase.instance
+    if instance is None or instance.state == "deprovisioned":
+        ctx.log("The instance is gone: nothing to update")
+        return {}
+    if instance.plan_id == purchase.price.plan_id:
+        ctx.log(f"{instance.name} is already on {purchase.price.plan.slug}")
+        return {"instance": str(instance.pk)}
+    try:
+        op = update_instance(
+            actor=purchase.requested_by,
+            instance=instance,
+            plan=purchase.price.plan,
+            changes=purchase.pending_changes or {},
+            via="system",
+        )
+    except ValidationError as exc:
+        text = "; ".join(exc.messages)
+        if "running" in text or "it can be updated once" in text:
+            raise RetryLater(text) from exc
+        raise OperationFailed(text) from exc
+    ctx.log(f"Update of {instance.name} to {purchase.price.plan.slug} started: operation {op.pk}")
+    return {"instance": str(instance.pk), "operation": str(op.pk)}
+
+
+@handler("entitlement.end", label="End subscription")
+def end_subscription(ctx: OperationContext) -> dict:
+    entitlement = Entitlement.objects.get(pk=ctx.operation.target_id)
+    if not entitlement.stripe_subscription_id or not billing.is_configured():
+        return {}
+    try:
+        period_end = _provider_call(billing.StripeBilling().cancel_at_period_end, entitlement.stripe_subscription_id)
+    except billing.PaymentError as exc:
+        raise OperationFailed(str(exc)) from exc
+    if period_end:
+        from datetime import UTC, datetime
+
+        Entitlement.objects.filter(pk=entitlement.pk).update(ends_at=datetime.fromtimestamp(int(period_end), tz=UTC))
+    ctx.log(f"Subscription {entitlement.stripe_subscription_id} ends at the end of its period")
+    return {"subscription": entitlement.stripe_subscription_id}
