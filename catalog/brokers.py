@@ -159,6 +159,7 @@ def _plan_fields(plan, order: int) -> dict[str, Any]:
         "name": str(meta.get("displayName") or plan.name)[:100],
         "description": plan.description,
         "maintenance_info": plan.maintenance_info.to_json() if plan.maintenance_info else {},
+        "maximum_polling_duration": plan.maximum_polling_duration,
         "order": order,
         "removed_from_broker": False,
     }

@@ -152,6 +152,9 @@ class Plan(models.Model):
     locked = models.JSONField(default=list, blank=True, help_text="Parameters that deployers cannot change.")
     maintenance_info = models.JSONField(default=dict, blank=True)
     broker_plan_id = models.CharField(max_length=255, blank=True)
+    maximum_polling_duration = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Seconds a broker's asynchronous operation may be polled (from its catalog)."
+    )
     removed_from_broker = models.BooleanField(default=False)
     order = models.IntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)

@@ -60,23 +60,13 @@ def _broker(instance):
     return broker
 
 
-def _poll_timeout(instance, client=None) -> float:
-    """How long to poll: ``BROKER_POLL_SECONDS``, or less when the plan's ``maximum_polling_duration`` says so.
-
-    The catalog row keeps no polling duration (no column for it), so it is read from the broker's live
-    catalog, once per asynchronous operation; if that read fails the platform's limit applies.
-    """
+def _poll_timeout(instance) -> float:
+    """How long to poll: ``BROKER_POLL_SECONDS``, or less when the plan's ``maximum_polling_duration`` says so
+    (recorded on the plan by the catalog sync)."""
     from django.conf import settings
 
     limit = float(getattr(settings, "BROKER_POLL_SECONDS", 3600))
-    if client is None or instance.plan is None or not instance.plan.broker_plan_id:
-        return limit
-    try:
-        catalog = client.catalog()
-    except oe.OSBError:
-        return limit
-    found = catalog.find_plan(instance.plan.broker_plan_id) if catalog is not None else None
-    plan_max = found[1].maximum_polling_duration if found else None
+    plan_max = instance.plan.maximum_polling_duration if instance.plan is not None else None
     return min(limit, float(plan_max)) if plan_max else limit
 
 
@@ -256,7 +246,7 @@ class BrokerEngine:
                 plan_id=plan_id,
                 operation=operation,
                 deleting=request == "deprovision",
-                max_duration=_poll_timeout(instance, client),
+                max_duration=_poll_timeout(instance),
                 interval=1.0,
                 sleep=ctx.sleep,
                 on_poll=_logger(ctx),
@@ -284,7 +274,7 @@ class BrokerEngine:
                     plan_id=plan_id,
                     operation=reply.operation,
                     deleting=True,
-                    max_duration=_poll_timeout(instance, client),
+                    max_duration=_poll_timeout(instance),
                     interval=1.0,
                     sleep=ctx.sleep,
                 )
@@ -324,7 +314,7 @@ class BrokerEngine:
                         service_id=service_id,
                         plan_id=plan_id,
                         operation=reply.operation,
-                        max_duration=_poll_timeout(instance, client),
+                        max_duration=_poll_timeout(instance),
                         interval=1.0,
                         sleep=ctx.sleep,
                         on_poll=_logger(ctx),
@@ -382,7 +372,7 @@ class BrokerEngine:
                 plan_id=plan_id,
                 operation=reply.operation,
                 deleting=True,
-                max_duration=_poll_timeout(instance, client),
+                max_duration=_poll_timeout(instance),
                 interval=1.0,
                 sleep=ctx.sleep,
             )
