@@ -302,11 +302,13 @@ def provision_instance(
         raise ValidationError(errors)
     from marketplace.entitlements import require_entitlement
 
-    require_entitlement(org, service_type, plan)  # a paid marketplace plan needs a purchase first
     _store_parameters(instance, values)
     for key, value in (osb or {}).items():
         setattr(instance, key, value)
     with transaction.atomic():
+        # A paid marketplace plan needs an unused purchase; the org's entitlements are locked so two
+        # concurrent deploys cannot both use the last one.
+        require_entitlement(org, service_type, plan, lock=True)
         save_unique(instance, field="name", message=f"{org.name} already has an instance called {name!r}.")
         audit.record(
             actor=actor,

@@ -31,19 +31,25 @@ def _live_instances(org, plan, exclude=None) -> int:
     return qs.count()
 
 
-def spare_entitlement(org, price: ListingPrice) -> bool:
-    active = Entitlement.objects.filter(org=org, price=price, state=Entitlement.State.ACTIVE).count()
-    return active > _live_instances(org, price.plan)
+def spare_entitlement(org, price: ListingPrice, lock: bool = False) -> bool:
+    """Has the org an active entitlement of ``price`` not used by a live instance?
+
+    ``lock`` (inside a transaction): lock the org's active entitlements of that price first, so that
+    concurrent deploys are serialised and the second one sees the first one's instance.
+    """
+    active = Entitlement.objects.filter(org=org, price=price, state=Entitlement.State.ACTIVE)
+    count = len(active.select_for_update().values_list("pk", flat=True)) if lock else active.count()
+    return count > _live_instances(org, price.plan)
 
 
 def purchase_url(price: ListingPrice) -> str:
     return f"{settings.SITE_URL.rstrip('/')}{price.listing.get_absolute_url()}?plan={price.plan.slug}"
 
 
-def require_entitlement(org, service_type, plan) -> None:
+def require_entitlement(org, service_type, plan, lock: bool = False) -> None:
     """Refuse provisioning a paid plan the org has not bought (a field error linking to the purchase page)."""
     price = price_for(service_type, plan)
-    if not _needs_entitlement(org, price) or spare_entitlement(org, price):
+    if not _needs_entitlement(org, price) or spare_entitlement(org, price, lock=lock):
         return
     raise ValidationError(
         {
