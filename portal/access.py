@@ -30,6 +30,12 @@ def memberships_for_user(user) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user).select_related("org")
 
 
+def people_of(org: Organization) -> QuerySet[Membership]:
+    """The org's members who are people: OSB platforms act through principal users of their own
+    (osbapi.PlatformCredential.principal), listed on the Platforms page, not among the members."""
+    return Membership.objects.filter(org=org, user__platform_credential__isnull=True)
+
+
 def scope_for_user(queryset: QuerySet[M], user, org_path: str = "org") -> QuerySet[M]:
     """Restrict ``queryset`` to rows whose org (reached through ``org_path``) the user is in."""
     if not user.is_authenticated:

@@ -93,6 +93,12 @@ def _find_user(identifier: str):
     return user
 
 
+def _refuse_platform_principal(user) -> None:
+    """OSB platforms act through principal users of their own (osbapi): managed on the Platforms page only."""
+    if user.__class__.objects.filter(pk=user.pk, platform_credential__isnull=False).exists():
+        raise ValidationError({"user": f"{user.get_username()} is an OSB platform; manage it on the Platforms page."})
+
+
 def _set_teams(membership: Membership, teams: list[Team] | None) -> None:
     if teams is None:
         return
@@ -109,6 +115,7 @@ def add_member(
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}; use one of {', '.join(Role.values)}."})
     user = _find_user(user_identifier)
+    _refuse_platform_principal(user)
     if Membership.objects.filter(org=org, user=user).exists():
         raise ValidationError({"user": f"{user.get_username()} is already a member of {org.name}."})
     membership = Membership.objects.create(org=org, user=user, role=role)
@@ -136,6 +143,7 @@ def change_member(
 ) -> Membership:
     require_role(actor, membership.org, Role.ADMIN)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    _refuse_platform_principal(membership.user)
     changes = {}
     if role is not None and role != membership.role:
         if role not in Role.values:
@@ -160,6 +168,7 @@ def remove_member(*, actor, membership: Membership, via: str = "ui") -> None:
     org = membership.org
     if membership.user_id != actor.pk:
         require_role(actor, org, Role.ADMIN)
+    _refuse_platform_principal(membership.user)
     _ensure_an_admin_remains(membership)
     audit.record(
         actor=actor,

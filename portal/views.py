@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from portal import audit, services
-from portal.access import get_object_for_user, get_org_for_user, has_role, require_role, scope_for_user
+from portal.access import get_object_for_user, get_org_for_user, has_role, people_of, require_role, scope_for_user
 from portal.current_org import current_membership, forget_membership
 from portal.forms import (
     AddMemberForm,
@@ -59,7 +59,7 @@ def dashboard(request):
                 failed=Count("pk", filter=Q(state=Operation.State.FAILED)),
                 total=Count("pk"),
             ),
-            member_count=Membership.objects.filter(org=org).count(),
+            member_count=people_of(org).count(),
             recent_audit=AuditEvent.objects.filter(org=org).select_related("actor")[:8],
             kubernetes_on=org.clusters.filter(reachable=True).exists(),
         )
@@ -118,7 +118,7 @@ def org_settings(request):
                     return redirect("org-settings")
         except ValidationError as exc:
             apply_errors({"settings": settings_form, "member": member_form, "team": team_form}[form_name], exc)
-    members = Membership.objects.filter(org=org).select_related("user").prefetch_related("teams")
+    members = people_of(org).select_related("user").prefetch_related("teams")
     return render(
         request,
         "portal/org_settings.html",

@@ -13,10 +13,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal import services
-from portal.access import get_object_for_user, get_org_for_user, memberships_for_user, orgs_for_user, scope_for_user
+from portal.access import (
+    get_object_for_user,
+    get_org_for_user,
+    memberships_for_user,
+    orgs_for_user,
+    people_of,
+    scope_for_user,
+)
 from portal.api import serializers as s
 from portal.current_org import current_membership
-from portal.models import ApiToken, AuditEvent, Membership, Notification, Operation, OperationStep, Team
+from portal.models import ApiToken, AuditEvent, Notification, Operation, OperationStep, Team
 from portal.notifications import mark_read, unread_count
 
 
@@ -110,7 +117,7 @@ class MemberViewSet(viewsets.GenericViewSet):
 
     def get_queryset(self):
         org = get_org_for_user(self.request.user, self.kwargs["org_slug"])
-        return Membership.objects.filter(org=org).select_related("user").prefetch_related("teams")
+        return people_of(org).select_related("user").prefetch_related("teams")
 
     def _teams(self, org, slugs):
         if slugs is None:
