@@ -57,6 +57,7 @@ demo: migrate  ## Load the demo organizations, users and the "chat" service type
 	$(RUN_ENV) $(PY) manage.py seed_demo
 	$(RUN_ENV) $(PY) manage.py seed_catalog
 	$(RUN_ENV) $(PY) manage.py seed_marketplace
+	$(RUN_ENV) $(PY) manage.py seed_brokers
 
 cluster:  ## Build (once, cached) and start the local Kubernetes control plane on 127.0.0.1
 	bash scripts/cluster/cluster.sh start
@@ -108,10 +109,7 @@ test: install-dev assets services lint check-migrations  ## Lint, system checks,
 brokers: install  ## Run the example OSB brokers: PostgreSQL on :8601, RabbitMQ on :8602 (127.0.0.1)
 	bash scripts/services.sh postgres
 	bash scripts/services.sh rabbitmq
-	export BROKER_USERNAME=$${BROKER_USERNAME:-broker} BROKER_PASSWORD=$${BROKER_PASSWORD:-broker-secret}; \
-	$(PY) -m brokers.postgres --port $${PG_BROKER_PORT:-8601} & \
-	$(PY) -m brokers.rabbitmq --port $${RABBITMQ_BROKER_PORT:-8602} & \
-	wait
+	$(PY) -m brokers.demo serve  # user broker / broker-secret ($$BROKER_USERNAME / $$BROKER_PASSWORD)
 
 bench-instances: install-dev  ## Benchmark: provision 200 instances on the local control plane
 	$(PY) bench/bench_instances.py --count $${COUNT:-200}
