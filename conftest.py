@@ -170,8 +170,14 @@ def worker_factory(transactional_db, settings, tmp_path):
 
     if not settings.REDIS_URL:
         pytest.skip("needs REDIS_URL (make test starts Redis)")
+    from portal.celery import app
+
     queue = f"test-{uuid.uuid4().hex[:10]}"
     settings.OPERATION_QUEUE = queue
+    # This process's own Celery messages (e.g. notification emails) go to the test's queue too; the
+    # app was configured from settings at import, and its namespaced key wins over task_default_queue.
+    previous_queue = app.conf.CELERY_TASK_DEFAULT_QUEUE
+    app.conf.CELERY_TASK_DEFAULT_QUEUE = queue
     db = connection.settings_dict
     host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
     env = {
@@ -194,8 +200,7 @@ def worker_factory(transactional_db, settings, tmp_path):
     yield start
     for worker in workers:
         worker.stop()
-    from portal.celery import app
-
+    app.conf.CELERY_TASK_DEFAULT_QUEUE = previous_queue
     with app.connection_for_write() as conn:  # drop the test queue
         conn.default_channel.client.delete(queue)
 

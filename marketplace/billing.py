@@ -40,6 +40,12 @@ class SubscriptionResult:
     latest_invoice: str
 
 
+@dataclass(frozen=True)
+class ChargeResult:
+    id: str
+    status: str
+
+
 def minor_units(amount: Decimal) -> int:
     return int((amount * 100).quantize(Decimal("1")))
 
@@ -159,27 +165,58 @@ class StripeBilling:
         )
         return SubscriptionResult(sub.id, sub.status, _id(sub.latest_invoice))
 
-    def change_subscription_plan(self, *, subscription_id: str, price_id: str, purchase_id: str) -> str:
-        """Move the subscription's item to ``price_id`` and invoice the difference now; returns the invoice id."""
+    def charge(
+        self,
+        *,
+        customer_id: str,
+        payment_method_id: str,
+        amount: Decimal,
+        currency: str,
+        purchase_id: str,
+        idempotency_key: str,
+    ) -> ChargeResult:
+        """Charge ``amount`` now, off-session, to the org's card (the difference of a plan upgrade).
+
+        A decline raises ``PaymentDeclined`` and changes nothing else: the subscription is only
+        moved to the new plan (``change_subscription_plan``) once this charge succeeded.
+        """
+        params = {
+            "amount": minor_units(amount),
+            "currency": currency,
+            "customer": customer_id,
+            "payment_method": payment_method_id,
+            "payment_method_types": ["card"],
+            "confirm": True,
+            "off_session": True,
+            "metadata": {"servicebay_purchase": purchase_id},
+        }
+        intent = self._call(self.v1.payment_intents.create, params=params, options={"idempotency_key": idempotency_key})
+        return ChargeResult(intent.id, intent.status)
+
+    def charge_status(self, payment_intent_id: str) -> str:
+        return self._call(self.v1.payment_intents.retrieve, payment_intent_id).status
+
+    def change_subscription_plan(self, *, subscription_id: str, price_id: str, purchase_id: str) -> bool:
+        """Move the subscription's item to ``price_id`` without proration (the difference was charged).
+
+        Idempotent: False when the subscription is already on that price.
+        """
         sub = self._call(self.v1.subscriptions.retrieve, subscription_id)
         item = sub["items"]["data"][0]
-        if _id(getattr(item, "price", None) or getattr(item, "plan", None)) != price_id:
-            self._call(
-                self.v1.subscriptions.update,
-                subscription_id,
-                params={"items": [{"id": item["id"], **self._item(price_id)}]},
-                options={"idempotency_key": f"purchase-{purchase_id}-change"},
-            )
-        invoice = self._call(
-            self.v1.invoices.create,
+        if _id(getattr(item, "price", None) or getattr(item, "plan", None)) == price_id:
+            return False
+        # The legacy API (localstripe) spells "no proration" ``prorate=false``.
+        no_proration = {"prorate": False} if settings.STRIPE_USE_LEGACY_PLANS else {"proration_behavior": "none"}
+        self._call(
+            self.v1.subscriptions.update,
+            subscription_id,
             params={
-                "customer": _id(sub.customer),
-                "subscription": subscription_id,
-                "metadata": {"servicebay_purchase": purchase_id},
+                "items": [{"id": item["id"], **self._item(price_id)}],
+                **no_proration,
             },
-            options={"idempotency_key": f"purchase-{purchase_id}-invoice"},
+            options={"idempotency_key": f"purchase-{purchase_id}-change"},
         )
-        return invoice.id
+        return True
 
     def subscription(self, subscription_id: str) -> SubscriptionResult:
         sub = self._call(self.v1.subscriptions.retrieve, subscription_id)
@@ -233,9 +270,29 @@ def parse_webhook(payload: bytes, signature: str) -> dict:
         raise WebhookError("The signature does not match.") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise WebhookError("The payload is not JSON.") from exc
-    if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
+    if not _is_event(event):
         raise WebhookError("The payload is not a Stripe event.")
     return event
+
+
+def _is_event(event) -> bool:
+    """The shape Servicebay relies on: string id and type, an integer ``created``, a data object."""
+    if not isinstance(event, dict):
+        return False
+    event_id, kind, created = event.get("id"), event.get("type"), event.get("created", 0)
+    data = event.get("data", {})
+    return (
+        isinstance(event_id, str)
+        and 0 < len(event_id) <= 255
+        and isinstance(kind, str)
+        and 0 < len(kind) <= 100
+        and "\x00" not in event_id + kind  # PostgreSQL text cannot hold NUL
+        and isinstance(created, int)
+        and not isinstance(created, bool)
+        and 0 <= created < 2**31
+        and isinstance(data, dict)
+        and isinstance(data.get("object", {}), dict)
+    )
 
 
 def _id(value) -> str:

@@ -77,9 +77,9 @@ def await_purchase(ctx: OperationContext) -> dict:
 
 @handler("purchase.pay", label="Payment")
 def pay_purchase(ctx: OperationContext) -> dict:
-    purchase = PurchaseRequest.objects.select_related("org", "listing", "price__plan", "from_price").get(
-        pk=ctx.operation.target_id
-    )
+    purchase = PurchaseRequest.objects.select_related(
+        "org", "listing", "price__plan", "from_price__plan", "instance"
+    ).get(pk=ctx.operation.target_id)
     if purchase.state != PurchaseRequest.State.APPROVED:
         ctx.log(f"Nothing to do: the purchase is {purchase.get_state_display().lower()}")
         return {"state": purchase.state}
@@ -104,32 +104,12 @@ def _pay_with_stripe(ctx: OperationContext, purchase: PurchaseRequest) -> dict:
         raise OperationFailed(message)
     price_id = purchase.price.stripe_price_id
     if not price_id:
-        raise OperationFailed(
-            f"{purchase.listing.name} has no price at the payment provider: the vendor republishes it."
-        )
+        message = f"{purchase.listing.name} has no price at the payment provider: the vendor republishes it."
+        services.mark_payment_failed(purchase.pk, message=message, via="system")
+        raise OperationFailed(message)
     base = services._base_entitlement(purchase) if purchase.kind == PurchaseRequest.Kind.UPGRADE else None
     if base is not None and base.stripe_subscription_id:
-        subscription_id = base.stripe_subscription_id
-        if not purchase.stripe_invoice_id:
-            invoice_id = _provider_call(
-                stripe_billing.change_subscription_plan,
-                subscription_id=subscription_id,
-                price_id=price_id,
-                purchase_id=str(purchase.pk),
-            )
-            services.record_payment_pending(
-                purchase, stripe_subscription_id=subscription_id, stripe_invoice_id=invoice_id
-            )
-            ctx.log(f"Subscription {subscription_id} moved to {purchase.price.plan.slug}; invoice {invoice_id}")
-        status = _provider_call(stripe_billing.invoice_status, purchase.stripe_invoice_id)
-        if status not in ("paid", "void"):
-            status = _provider_call(stripe_billing.pay_invoice, purchase.stripe_invoice_id)
-        if status == "open":  # declined at once
-            message = _provider_call(stripe_billing.payment_error, purchase.stripe_invoice_id)
-            services.mark_payment_failed(purchase.pk, message=message, via="system")
-            raise OperationFailed(f"Payment failed: {message}")
-        ctx.log(f"Invoice {purchase.stripe_invoice_id}: {status}; waiting for the provider's confirmation")
-        return {"subscription": subscription_id, "invoice": purchase.stripe_invoice_id, "invoice_status": status}
+        return _pay_upgrade(ctx, stripe_billing, purchase, account, base.stripe_subscription_id, price_id)
     if not purchase.stripe_subscription_id:
         result = _provider_call(
             stripe_billing.create_subscription,
@@ -154,6 +134,74 @@ def _pay_with_stripe(ctx: OperationContext, purchase: PurchaseRequest) -> dict:
         raise OperationFailed(f"Payment failed: {message}")
     ctx.log("Waiting for the payment provider's confirmation (webhook)")
     return {"subscription": result.id, "status": result.status}
+
+
+def _pay_upgrade(
+    ctx: OperationContext,
+    stripe_billing: billing.StripeBilling,
+    purchase: PurchaseRequest,
+    account: BillingAccount,
+    subscription_id: str,
+    price_id: str,
+) -> dict:
+    """Charge the difference first; only once it is paid move the subscription to the new plan.
+
+    A declined card therefore leaves Stripe and Servicebay agreeing: the subscription and the
+    instance stay on the old plan, the purchase is "payment failed" (requester and admins are
+    notified) and an admin's retry charges again with a new idempotency key (the operation's).
+    """
+    services.record_payment_pending(purchase, stripe_subscription_id=subscription_id)
+    paid = bool(purchase.stripe_payment_intent_id) and (
+        _provider_call(stripe_billing.charge_status, purchase.stripe_payment_intent_id) == "succeeded"
+    )
+    if not paid:
+        try:
+            charge = _provider_call(
+                stripe_billing.charge,
+                customer_id=account.stripe_customer_id,
+                payment_method_id=account.payment_method_id,
+                amount=purchase.monthly_amount,
+                currency=purchase.currency,
+                purchase_id=str(purchase.pk),
+                idempotency_key=f"purchase-{purchase.pk}-charge-{ctx.operation.pk}",
+            )
+        except billing.PaymentError as exc:
+            message = f"{exc} {_stays_on(purchase)}"
+            services.mark_payment_failed(purchase.pk, message=message, via="system")
+            raise OperationFailed(f"Payment failed: {message}") from exc
+        services.record_payment_pending(purchase, stripe_payment_intent_id=charge.id)
+        amount = f"{purchase.monthly_amount} {purchase.currency.upper()}"
+        ctx.log(f"Difference of {amount} charged: {charge.id} ({charge.status})")
+        if charge.status != "succeeded":  # e.g. the bank asks for authentication the org must give
+            message = f"The payment was not completed ({charge.status}). {_stays_on(purchase)}"
+            services.mark_payment_failed(purchase.pk, message=message, via="system")
+            raise OperationFailed(f"Payment failed: {message}")
+    try:
+        changed = _provider_call(
+            stripe_billing.change_subscription_plan,
+            subscription_id=subscription_id,
+            price_id=price_id,
+            purchase_id=str(purchase.pk),
+        )
+    except billing.PaymentError as exc:
+        message = (
+            f"The difference was charged, but the subscription could not be moved to "
+            f"{purchase.price.plan.name}: {exc} Retry the payment (it is not charged twice)."
+        )
+        services.mark_payment_failed(purchase.pk, message=message, via="system")
+        raise OperationFailed(message) from exc
+    ctx.log(
+        f"Subscription {subscription_id} "
+        + (f"moved to {purchase.price.plan.slug}" if changed else f"already on {purchase.price.plan.slug}")
+    )
+    services.mark_paid(purchase.pk, charged=True, via="system")
+    return {"subscription": subscription_id, "payment_intent": purchase.stripe_payment_intent_id, "state": "paid"}
+
+
+def _stays_on(purchase: PurchaseRequest) -> str:
+    plan = purchase.from_price.plan.name if purchase.from_price_id else "its current plan"
+    what = purchase.instance.name if purchase.instance_id else "The subscription"
+    return f"{what} stays on {plan}; nothing was changed."
 
 
 @handler("purchase.apply_upgrade", label="Update after upgrade")

@@ -134,6 +134,8 @@ class PurchaseRequest(models.Model):
     payment_message = models.TextField(blank=True)
     stripe_subscription_id = models.CharField(max_length=255, blank=True, db_index=True)
     stripe_invoice_id = models.CharField(max_length=255, blank=True, db_index=True)
+    # An upgrade's difference is charged by itself (a PaymentIntent) before the subscription changes.
+    stripe_payment_intent_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)

@@ -406,66 +406,63 @@ def _lock_open(purchase: PurchaseRequest, allowed: tuple[str, ...]) -> PurchaseR
     return locked
 
 
-def approve_purchase(*, actor, purchase: PurchaseRequest, comment: str = "", via: str = "ui") -> Operation:
-    """An org admin approves a purchase over the limit; payment starts."""
+def _decide(
+    *, actor, purchase: PurchaseRequest, approve: bool, comment: str, via: str
+) -> tuple[PurchaseRequest, Operation | None]:
+    """An org admin's decision on a pending purchase: recorded, audited, the requester notified.
+
+    Approving starts the payment; both happen in one transaction with the purchase row locked.
+    """
     require_role(actor, purchase.org, Role.ADMIN)
+    comment = comment or ""
+    verb = "approved" if approve else "rejected"
     with transaction.atomic():
         locked = _lock_open(purchase, (State.PENDING,))
         Approval.objects.create(
             purchase=locked,
             decided_by=actor,
-            decision=Approval.Decision.APPROVED,
-            comment=comment or "",
+            decision=Approval.Decision.APPROVED if approve else Approval.Decision.REJECTED,
+            comment=comment,
             spend_before=monthly_spend(locked.org),
             limit=locked.org.monthly_spend_limit,
         )
-        locked.state = State.APPROVED
+        locked.state = State.APPROVED if approve else State.REJECTED
         locked.decided_at = timezone.now()
         locked.save(update_fields=["state", "decided_at"])
         audit.record(
-            actor=actor, action="purchase.approve", org=locked.org, target=locked, via=via, changes={"comment": comment}
+            actor=actor,
+            action="purchase.approve" if approve else "purchase.reject",
+            org=locked.org,
+            target=locked,
+            via=via,
+            changes={"comment": comment},
         )
+        body = f"{actor.get_username()} {verb} it{': ' + comment if comment else '.'}"
         notify(
             [locked.requested_by],
-            title=f"Approved: {locked}",
-            body=f"{actor.get_username()} approved it{': ' + comment if comment else '.'} Payment is in progress.",
+            title=f"{verb.title()}: {locked}",
+            body=f"{body} Payment is in progress." if approve else body,
             url=locked.get_absolute_url(),
             org=locked.org,
-            level="success",
+            level="success" if approve else "danger",
         )
-        op = operations.start_operation(org=locked.org, kind="purchase.pay", target=locked, requested_by=actor)
+        op = (
+            operations.start_operation(org=locked.org, kind="purchase.pay", target=locked, requested_by=actor)
+            if approve
+            else None
+        )
     purchase.refresh_from_db()
-    return op
+    return purchase, op
+
+
+def approve_purchase(*, actor, purchase: PurchaseRequest, comment: str = "", via: str = "ui") -> Operation:
+    """An org admin approves a purchase over the limit; payment starts."""
+    return _decide(actor=actor, purchase=purchase, approve=True, comment=comment, via=via)[1]
 
 
 def reject_purchase(*, actor, purchase: PurchaseRequest, comment: str = "", via: str = "ui") -> PurchaseRequest:
-    require_role(actor, purchase.org, Role.ADMIN)
-    with transaction.atomic():
-        locked = _lock_open(purchase, (State.PENDING,))
-        Approval.objects.create(
-            purchase=locked,
-            decided_by=actor,
-            decision=Approval.Decision.REJECTED,
-            comment=comment or "",
-            spend_before=monthly_spend(locked.org),
-            limit=locked.org.monthly_spend_limit,
-        )
-        locked.state = State.REJECTED
-        locked.decided_at = timezone.now()
-        locked.save(update_fields=["state", "decided_at"])
-        audit.record(
-            actor=actor, action="purchase.reject", org=locked.org, target=locked, via=via, changes={"comment": comment}
-        )
-        notify(
-            [locked.requested_by],
-            title=f"Rejected: {locked}",
-            body=f"{actor.get_username()} rejected it{': ' + comment if comment else '.'}",
-            url=locked.get_absolute_url(),
-            org=locked.org,
-            level="danger",
-        )
-    purchase.refresh_from_db()
-    return purchase
+    """An org admin rejects a purchase over the limit; nothing is charged."""
+    return _decide(actor=actor, purchase=purchase, approve=False, comment=comment, via=via)[0]
 
 
 def cancel_purchase(*, actor, purchase: PurchaseRequest, via: str = "ui") -> PurchaseRequest:
@@ -613,14 +610,29 @@ def _base_entitlement(purchase: PurchaseRequest) -> Entitlement | None:
 # --- webhooks -------------------------------------------------------------------------------
 
 
+def _text(value) -> str:
+    """A string field of a webhook object, or "" when it is missing or of another type."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and len(value) <= 255 and "\x00" not in value else ""
+
+
+def _purchase_id(value) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(_text(value)))
+    except ValueError:
+        return ""
+
+
 def _purchase_for_invoice(invoice: dict) -> PurchaseRequest | None:
-    invoice_id = invoice.get("id") or ""
-    subscription_id = invoice.get("subscription") or ""
-    if isinstance(subscription_id, dict):
-        subscription_id = subscription_id.get("id", "")
+    invoice_id = _text(invoice.get("id"))
+    subscription_id = _text(invoice.get("subscription"))
+    metadata = invoice.get("metadata") if isinstance(invoice.get("metadata"), dict) else {}
     found = PurchaseRequest.objects.filter(stripe_invoice_id=invoice_id).first() if invoice_id else None
-    if found is None and invoice.get("metadata", {}).get("servicebay_purchase"):
-        found = PurchaseRequest.objects.filter(pk=invoice["metadata"]["servicebay_purchase"]).first()
+    if found is None and _purchase_id(metadata.get("servicebay_purchase")):
+        found = PurchaseRequest.objects.filter(pk=_purchase_id(metadata.get("servicebay_purchase"))).first()
     if found is None and subscription_id:
         found = (
             PurchaseRequest.objects.filter(stripe_subscription_id=subscription_id, kind=PurchaseRequest.Kind.NEW)
@@ -629,7 +641,7 @@ def _purchase_for_invoice(invoice: dict) -> PurchaseRequest | None:
         )
         if found is None:  # the webhook beat our own write: ask the provider whose subscription it is
             try:
-                purchase_id = billing.StripeBilling().subscription_purchase_id(subscription_id)
+                purchase_id = _purchase_id(billing.StripeBilling().subscription_purchase_id(subscription_id))
             except (billing.PaymentError, billing.PaymentTransient):
                 purchase_id = ""
             if purchase_id:
@@ -640,15 +652,16 @@ def _purchase_for_invoice(invoice: dict) -> PurchaseRequest | None:
 
 
 def _failure_message(invoice: dict) -> str:
-    error = (invoice.get("last_payment_error") or {}) if isinstance(invoice, dict) else {}
-    return error.get("message") or "The card was declined."
+    error = invoice.get("last_payment_error")
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) and message else "The card was declined."
 
 
 def handle_event(event: dict) -> str:
     """Process a verified webhook event once (by id), whatever the order of delivery."""
     event_id = str(event["id"])
     kind = str(event["type"])
-    obj = (event.get("data") or {}).get("object") or {}
+    obj = (event.get("data") or {}).get("object") or {}  # shapes checked by billing.parse_webhook
     with transaction.atomic():
         _, created = StripeEvent.objects.get_or_create(
             id=event_id, defaults={"type": kind, "created": int(event.get("created") or 0)}
@@ -667,9 +680,9 @@ def handle_event(event: dict) -> str:
             if purchase is not None:
                 failed = mark_payment_failed(purchase.pk, message=_failure_message(obj))
                 outcome = "payment failed" if failed else "already settled"
-        elif kind == "customer.subscription.deleted" and obj.get("id"):
+        elif kind == "customer.subscription.deleted" and _text(obj.get("id")):
             ended = (
-                Entitlement.objects.filter(stripe_subscription_id=obj["id"])
+                Entitlement.objects.filter(stripe_subscription_id=_text(obj.get("id")))
                 .exclude(state=Entitlement.State.ENDED)
                 .update(state=Entitlement.State.ENDED, ends_at=timezone.now())
             )

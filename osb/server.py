@@ -2,12 +2,16 @@
 
 * ``check_api_version`` — the ``X-Broker-API-Version`` header (``MAJOR.MINOR``; 2.14 and later accepted);
 * ``parse_basic_auth`` — the ``Authorization: Basic`` header;
-* ``parse_originating_identity`` — ``X-Broker-API-Originating-Identity: <platform> <base64 JSON>``;
+* ``parse_originating_identity`` — ``X-Broker-API-Originating-Identity: <platform> <base64 JSON>``
+  (``check_originating_identity`` says what is wrong with a malformed one: the broker answers 400);
+* ``split_instances_path`` — the ids in ``service_instances/…`` from the raw (still percent-encoded) path,
+  so ids holding ``/`` (sent as ``%2F``) are found exactly;
 * ``ProvisionRequest`` / ``UpdateRequest`` / ``BindRequest`` — request bodies, checked against the spec
   (``ShapeError`` lists every defect: the broker answers 400 with them);
 * ``accepts_incomplete`` — the query parameter;
 * ``digest`` — a fingerprint of a request's attributes ("identical" repeats vs. "different attributes");
-* ``last_operation_body`` — the body of both ``last_operation`` endpoints.
+* ``last_operation_body`` — the body of both ``last_operation`` endpoints (``instance_usable`` /
+  ``update_repeatable`` only for a failed update or deprovision, as the spec requires).
 
 No Django here: Servicebay's broker (``osbapi/``) maps these onto its service functions.
 """
@@ -74,6 +78,89 @@ def parse_originating_identity(header: str | None) -> dict[str, Any] | None:
     return {"platform": platform[:100], "value": decoded}
 
 
+def check_originating_identity(header: str | None, context: dict[str, Any] | None = None) -> str | None:
+    """``None`` if the header is absent or well-formed, else the reason (answer 400 with it).
+
+    Spec, "Originating Identity": "The format of the header MUST be: ``Platform value``. ``Platform`` MUST be
+    a non-empty string [...] When ``context`` is sent as part of a message, this value MUST be the same as
+    the ``context.platform`` value. ``value`` MUST be a Base64 encoded string. The string MUST be a
+    serialized JSON object."
+    """
+    if header is None:
+        return None
+    parsed = parse_originating_identity(header)
+    if parsed is None or not parsed.get("platform") or len(header.strip().split()) != 2:
+        return "X-Broker-API-Originating-Identity must be '<platform> <base64-encoded JSON object>'."
+    if "value" not in parsed:
+        return "X-Broker-API-Originating-Identity: the value must be a Base64-encoded serialized JSON object."
+    platform = (context or {}).get("platform") if isinstance(context, dict) else None
+    if isinstance(platform, str) and platform != parsed["platform"]:
+        return "X-Broker-API-Originating-Identity: the platform must be the same as context.platform."
+    return None
+
+
+INSTANCE_ENDPOINTS = ("instance", "instance_last_operation", "binding", "binding_last_operation")
+
+
+def _shape(parts: list[str]) -> tuple[str, dict[str, str]] | None:
+    if len(parts) == 1:
+        return "instance", {"instance_id": parts[0]}
+    if len(parts) == 2 and parts[1] == "last_operation":
+        return "instance_last_operation", {"instance_id": parts[0]}
+    if len(parts) == 3 and parts[1] == "service_bindings":
+        return "binding", {"instance_id": parts[0], "binding_id": parts[2]}
+    if len(parts) == 4 and parts[1] == "service_bindings" and parts[3] == "last_operation":
+        return "binding_last_operation", {"instance_id": parts[0], "binding_id": parts[2]}
+    return None
+
+
+def split_instances_path(raw: str) -> tuple[str, dict[str, str]] | None:
+    """``(endpoint, ids)`` for the raw (still percent-encoded) URL path after ``/v2/service_instances/``:
+    split on ``/`` *before* percent-decoding, so ``a%2Fb`` is the one id ``a/b`` (spec, "URL Properties":
+    a character outside the unreserved set "SHOULD be percent-encoded"). ``None``: no endpoint."""
+    from urllib.parse import unquote
+
+    parts = raw.split("/")
+    if not all(parts):
+        return None
+    try:
+        parts = [unquote(p, errors="strict") for p in parts]
+    except UnicodeDecodeError:
+        return None
+    return _shape(parts)
+
+
+def resolve_instances_path(path: str) -> tuple[str, dict[str, str]] | str | None:
+    """The same for an already *decoded* path, where ``%2F`` and ``/`` look alike (Django's test client,
+    servers that do not pass the raw URI). The spec's routes win: ``…/last_operation`` and
+    ``…/service_bindings/…`` are read as those endpoints, and an id may hold ``/`` only where that leaves
+    a single reading; otherwise the reason is returned (answer 400). ``None``: no endpoint."""
+    if not path or path.startswith("/") or path.endswith("/"):
+        return None
+    lo = "/last_operation"
+    sb = "/service_bindings/"
+    for endpoint in ("binding_last_operation", "binding"):
+        body = path[: -len(lo)] if endpoint == "binding_last_operation" else path
+        if endpoint == "binding_last_operation" and not path.endswith(lo):
+            continue
+        readings = []
+        start = body.find(sb)
+        while start > 0:
+            instance_id, binding_id = body[:start], body[start + len(sb) :]
+            if binding_id and not binding_id.startswith("/"):
+                readings.append({"instance_id": instance_id, "binding_id": binding_id})
+            start = body.find(sb, start + 1)
+        if len(readings) > 1:
+            readings = [r for r in readings if "/" not in r["instance_id"] + r["binding_id"]] or readings
+        if len(readings) == 1:
+            return endpoint, readings[0]
+        if readings:
+            return "The URL is ambiguous: send ids that hold '/' percent-encoded (%2F)."
+    if path.endswith(lo) and len(path) > len(lo):
+        return "instance_last_operation", {"instance_id": path[: -len(lo)]}
+    return "instance", {"instance_id": path}
+
+
 def accepts_incomplete(value: str | None) -> bool:
     return (value or "").strip().lower() == "true"
 
@@ -83,10 +170,27 @@ def digest(attributes: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(attributes, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def last_operation_body(state: OperationState | str, description: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"state": str(OperationState(state))}
+def last_operation_body(
+    state: OperationState | str,
+    description: str | None = None,
+    *,
+    instance_usable: bool | None = None,
+    update_repeatable: bool | None = None,
+) -> dict[str, Any]:
+    """Spec, "Polling Last Operation for Service Instances": ``instance_usable`` — "If an update or
+    deprovisioning operation failed, this flag indicates whether or not the Service Instance is still
+    usable"; ``update_repeatable`` — "If an update operation failed, this flag indicates whether this
+    update can be repeated or not"; both "MUST NOT be present for errors of other operations" (the
+    caller passes them only for those), and only with ``"state": "failed"``."""
+    state = OperationState(state)
+    body: dict[str, Any] = {"state": str(state)}
     if description:
         body["description"] = description[:1000]
+    if state == OperationState.FAILED:
+        if instance_usable is not None:
+            body["instance_usable"] = bool(instance_usable)
+        if update_repeatable is not None:
+            body["update_repeatable"] = bool(update_repeatable)
     return body
 
 

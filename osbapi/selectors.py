@@ -67,7 +67,7 @@ def offerings(platform: PlatformCredential) -> dict[str, Offering]:
     """OSB-enabled template types the platform's org may deploy, with their newest published version.
 
     Kept per process while the catalog stamp (one query) is unchanged; the rows are only read."""
-    stamp = (*_catalog_stamp(), platform.org_id)
+    stamp = _catalog_stamp(platform)
     cached = _OFFERINGS.get(platform.principal_id)
     if cached is not None and cached[0] == stamp:
         return cached[1]
@@ -150,6 +150,7 @@ def catalog_json(platform: PlatformCredential) -> dict:
                 tags=tuple(str(t) for t in type_.tags or []),
                 instances_retrievable=True,
                 bindings_retrievable=True,
+                allow_context_updates=True,  # osbapi.services.update keeps a changed context
                 plan_updateable=len(plans) > 1,
                 metadata={
                     "displayName": type_.name,
@@ -166,22 +167,27 @@ def catalog_etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def _catalog_stamp() -> tuple:
-    """One query that changes whenever an OSB-enabled type, version or plan does (catalog.services
-    touches ``updated_at`` on every change of a type's versions, plans and sharing; new rows raise the ids)."""
+def _catalog_stamp(platform: PlatformCredential) -> tuple:
+    """One query over exactly the types this platform may see (so sharing a type with, or taking it away
+    from, the platform's org changes it even when the type's row does not): each type's ``updated_at``
+    (catalog.services touches it on every change of the type, its versions and plans) and its version and
+    plan ids and counts (rows added or removed any other way)."""
     from django.db.models import Count, Max
 
-    return tuple(
-        ServiceType.objects.filter(osb_enabled=True)
-        .aggregate(
-            n=Count("id", distinct=True),
-            t=Max("updated_at"),
+    from catalog.selectors import types_for_user
+
+    return (
+        platform.org_id,
+        *types_for_user(platform.principal)
+        .filter(osb_enabled=True, source=ServiceType.Source.TEMPLATE)
+        .annotate(
             v=Max("versions__id"),
             vn=Count("versions", distinct=True),
             p=Max("plans__id"),
             pn=Count("plans", distinct=True),
         )
-        .values()
+        .order_by("pk")
+        .values_list("pk", "updated_at", "v", "vn", "p", "pn"),
     )
 
 
@@ -190,7 +196,7 @@ _CATALOGS: dict[int, tuple[tuple, bytes, str]] = {}
 
 def catalog_body(platform: PlatformCredential) -> tuple[bytes, str]:
     """``(JSON body, ETag)`` of the platform's catalog, rebuilt only when the stamp changed (per process)."""
-    stamp = (*_catalog_stamp(), platform.org_id)
+    stamp = _catalog_stamp(platform)
     cached = _CATALOGS.get(platform.principal_id)
     if cached is not None and cached[0] == stamp:
         return cached[1], cached[2]

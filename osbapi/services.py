@@ -314,13 +314,49 @@ def _provision_again(instance: Instance, fingerprint: str) -> Reply:
     raise _concurrency("Another operation for this Service Instance is in progress.")
 
 
+def _with_state_flags(reply: Reply, instance: Instance, *, update: bool) -> Reply:
+    """Spec, "Service Broker Errors": ``instance_usable`` — "If an update or deprovisioning operation
+    failed, this flag indicates whether or not the Service Instance is still usable"; ``update_repeatable``
+    — "If an update operation failed, this flag indicates whether this update can be repeated or not".
+    Set on a refused update or deprovision of a settled (ready or failed) instance; a 4xx changed nothing,
+    so the instance is as usable as before. Only a ``ConcurrencyError`` may succeed when repeated (later)."""
+    if reply.body is None or reply.status < 400 or instance.state not in (Instance.State.READY, Instance.State.FAILED):
+        return reply
+    body = {**reply.body, "instance_usable": instance.state == Instance.State.READY}
+    if update:
+        body["update_repeatable"] = reply.body.get("error") == oe.CONCURRENCY_ERROR
+    return Reply(reply.status, body, reply.headers)
+
+
 def update(caller: Caller, instance_id: str, request: os_.UpdateRequest, accepts_incomplete: bool) -> Reply:
+    holder: list[Instance] = []
+    try:
+        return _update(caller, instance_id, request, accepts_incomplete, holder)
+    except Reply as reply:
+        raise (_with_state_flags(reply, holder[0], update=True) if holder else reply) from None
+
+
+def _update_context(caller: Caller, instance: Instance, context: dict[str, Any]) -> bool:
+    """The catalog says ``allow_context_updates: true``: a changed ``context`` (e.g. Cloud Foundry's
+    ``instance_name``, a moved space) is kept on the instance, as provisioning kept it."""
+    if not context or context == instance.osb_context:
+        return False
+    Instance.objects.filter(pk=instance.pk).update(osb_context=context)
+    _record(caller, "osb.update_context", instance, instance_id=instance.osb_instance_id, context=context)
+    instance.osb_context = context
+    return True
+
+
+def _update(
+    caller: Caller, instance_id: str, request: os_.UpdateRequest, accepts_incomplete: bool, holder: list
+) -> Reply:
     fingerprint = os_.digest(request.attributes())
     with transaction.atomic():
         _lock(caller, instance_id)
         instance = selectors.live_instance(caller.platform, instance_id)
         if instance is None:
             raise _error(404, "This broker has no Service Instance with this id.")
+        holder.append(instance)
         if request.service_id != selectors.offering_id(instance.type):
             raise bad_request("service_id is not the Service Offering of this Service Instance.")
         offering = selectors.offerings(caller.platform).get(request.service_id)
@@ -344,6 +380,7 @@ def update(caller: Caller, instance_id: str, request: os_.UpdateRequest, accepts
         upgrade = latest if request.maintenance_version == latest.version and instance.version_id != latest.pk else None
         plan_change = plan_given and (plan.pk if plan else None) != instance.plan_id
         if not plan_change and request.parameters is None and upgrade is None:
+            _update_context(caller, instance, request.context)
             return Reply(200, {})
         if not accepts_incomplete:
             raise _async_required()
@@ -361,6 +398,7 @@ def update(caller: Caller, instance_id: str, request: os_.UpdateRequest, accepts
         if op.kind != "instance.update":  # a pricier paid marketplace plan needs a purchase: not over OSB
             raise _error(422, "This plan change needs a purchase approved in Servicebay; it cannot be made over OSB.")
         Operation.objects.filter(pk=op.pk).update(params={**op.params, "osb_digest": fingerprint})
+        _update_context(caller, instance, request.context)
         _record(
             caller,
             "osb.update",
@@ -384,6 +422,17 @@ def _check_ids(instance: Instance, service_id: str | None, plan_id: str | None) 
 def deprovision(
     caller: Caller, instance_id: str, service_id: str | None, plan_id: str | None, accepts_incomplete: bool
 ) -> Reply:
+    holder: list[Instance] = []
+    try:
+        return _deprovision(caller, instance_id, service_id, plan_id, accepts_incomplete, holder)
+    except Reply as reply:
+        raise (_with_state_flags(reply, holder[0], update=False) if holder else reply) from None
+
+
+def _deprovision(
+    caller: Caller, instance_id: str, service_id: str | None, plan_id: str | None, accepts_incomplete: bool, holder
+) -> Reply:
+    """Spec, "Deprovisioning": ``service_id`` and ``plan_id`` are REQUIRED query parameters (400 without)."""
     if not service_id or not plan_id:
         raise bad_request("The query parameters service_id and plan_id are required.")
     with transaction.atomic():
@@ -391,6 +440,7 @@ def deprovision(
         instance = selectors.live_instance(caller.platform, instance_id)
         if instance is None:
             return Reply(410, {})
+        holder.append(instance)
         _check_ids(instance, service_id, plan_id)
         running = selectors.running_operation(instance, selectors.INSTANCE_KINDS)
         if running is not None and running.kind == "instance.deprovision":
@@ -411,6 +461,24 @@ def deprovision(
     return _accepted(op)
 
 
+def _failure_flags(op: Operation, target: Instance | Binding) -> dict[str, bool]:
+    """Spec, last_operation body: ``instance_usable`` — "If an update or deprovisioning operation failed,
+    this flag indicates whether or not the Service Instance is still usable [...] MUST NOT be present for
+    errors of other operations"; ``update_repeatable`` — "If an update operation failed, this flag
+    indicates whether this update can be repeated or not".
+
+    Servicebay marks the instance failed when an operation on it fails, so it is usable only if a later
+    operation brought it back. A failure that used up its retries was transient (repeating may succeed);
+    one that gave up at once (``OperationFailed``: e.g. the template rejected the values) will fail again."""
+    if not isinstance(target, Instance) or op.kind not in ("instance.update", "instance.deprovision"):
+        return {}
+    target.refresh_from_db(fields=["state"])
+    flags = {"instance_usable": target.state == Instance.State.READY}
+    if op.kind == "instance.update":
+        flags["update_repeatable"] = op.attempts >= op.max_attempts
+    return flags
+
+
 def _last_operation_reply(op: Operation | None, fallback: Instance | Binding) -> Reply:
     if op is None:  # nothing ever ran (cannot happen for OSB-made objects): report the object's state
         return Reply(200, os_.last_operation_body(OperationState.SUCCEEDED, fallback.get_state_display()))
@@ -421,7 +489,12 @@ def _last_operation_reply(op: Operation | None, fallback: Instance | Binding) ->
         )
     if op.state == Operation.State.SUCCEEDED:
         return Reply(200, os_.last_operation_body(OperationState.SUCCEEDED, selectors.last_step(op)))
-    return Reply(200, os_.last_operation_body(OperationState.FAILED, op.error or op.get_state_display()))
+    return Reply(
+        200,
+        os_.last_operation_body(
+            OperationState.FAILED, op.error or op.get_state_display(), **_failure_flags(op, fallback)
+        ),
+    )
 
 
 def last_operation(caller: Caller, instance_id: str, service_id: str | None, operation: str | None) -> Reply:
@@ -438,9 +511,15 @@ def last_operation(caller: Caller, instance_id: str, service_id: str | None, ope
     return _last_operation_reply(op, instance)
 
 
-def fetch_instance(caller: Caller, instance_id: str) -> Reply:
+def fetch_instance(
+    caller: Caller, instance_id: str, service_id: str | None = None, plan_id: str | None = None
+) -> Reply:
+    """Spec, "Fetching a Service Instance": 404 "if the Service Instance does not exist or if a provisioning
+    operation is still in progress" (or failed: it never came to exist), 422 ``ConcurrencyError`` "if the
+    Service Instance is being updated"; ``service_id``/``plan_id`` are hints ("If present, MUST be a
+    non-empty string"), checked by the view."""
     instance = selectors.live_instance(caller.platform, instance_id)
-    if instance is None or instance.state == Instance.State.PROVISIONING:
+    if instance is None or instance.state == Instance.State.PROVISIONING or _never_provisioned(instance):
         raise _error(404, "This broker has no (fully provisioned) Service Instance with this id.")
     if instance.state == Instance.State.UPDATING:
         raise _concurrency("The Service Instance is being updated.")
@@ -452,7 +531,17 @@ def fetch_instance(caller: Caller, instance_id: str) -> Reply:
             "dashboard_url": _dashboard_url(instance),
             "parameters": instance.parameters or {},  # secret (writeOnly) parameters are never returned
             "maintenance_info": {"version": instance.version.version},
+            "metadata": {"labels": {}, "attributes": {"servicebay_instance": instance.name}},
         },
+    )
+
+
+def _never_provisioned(instance: Instance) -> bool:
+    """A failed instance whose provisioning never succeeded does not exist for the platform."""
+    if instance.state != Instance.State.FAILED:
+        return False
+    return (
+        not selectors.operations_of(instance, ("instance.provision",)).filter(state=Operation.State.SUCCEEDED).exists()
     )
 
 
@@ -597,7 +686,9 @@ def binding_last_operation(
     return _last_operation_reply(op, binding)
 
 
-def fetch_binding(caller: Caller, instance_id: str, binding_id: str) -> Reply:
+def fetch_binding(
+    caller: Caller, instance_id: str, binding_id: str, service_id: str | None = None, plan_id: str | None = None
+) -> Reply:
     """The credentials, to the platform that made the binding only (every lookup is scoped to it)."""
     instance = selectors.live_instance(caller.platform, instance_id)
     binding = selectors.live_binding(instance, binding_id) if instance is not None else None

@@ -56,7 +56,11 @@ def _caller(request: HttpRequest, request_id: str) -> Caller:
     problem = os_.check_api_version(request.headers.get("X-Broker-API-Version"))
     if problem:
         raise _error(412, problem)
-    identity = os_.parse_originating_identity(request.headers.get("X-Broker-API-Originating-Identity"))
+    header = request.headers.get("X-Broker-API-Originating-Identity")
+    problem = os_.check_originating_identity(header)
+    if problem:
+        raise services.bad_request(problem)
+    identity = os_.parse_originating_identity(header)
     if _has_nul(identity):  # it goes into the audit log (JSON in PostgreSQL)
         identity = {"invalid": "the header held NUL characters"}
     return Caller(platform=platform, identity=identity, request_id=request_id.replace("\x00", ""))
@@ -76,9 +80,13 @@ def _body(request: HttpRequest, parse: Callable):
     if _has_nul(data):
         raise services.bad_request("The request body must not contain NUL characters.")
     try:
-        return parse(data)
+        parsed = parse(data)
     except oe.ShapeError as exc:
         raise services.bad_request("; ".join(exc.problems)) from exc
+    problem = os_.check_originating_identity(request.headers.get("X-Broker-API-Originating-Identity"), parsed.context)
+    if problem:
+        raise services.bad_request(problem)
+    return parsed
 
 
 def _has_nul(value) -> bool:
@@ -164,7 +172,8 @@ def delete_instance(request, caller, instance_id: str) -> Reply:
 
 
 def get_instance(request, caller, instance_id: str) -> Reply:
-    return services.fetch_instance(caller, instance_id)
+    _nonempty(request, "service_id", "plan_id")
+    return services.fetch_instance(caller, instance_id, _query(request, "service_id"), _query(request, "plan_id"))
 
 
 def _operation(request) -> str | None:
@@ -195,7 +204,10 @@ def delete_binding(request, caller, instance_id: str, binding_id: str) -> Reply:
 
 
 def get_binding(request, caller, instance_id: str, binding_id: str) -> Reply:
-    return services.fetch_binding(caller, instance_id, binding_id)
+    _nonempty(request, "service_id", "plan_id")
+    return services.fetch_binding(
+        caller, instance_id, binding_id, _query(request, "service_id"), _query(request, "plan_id")
+    )
 
 
 def get_binding_last_operation(request, caller, instance_id: str, binding_id: str) -> Reply:
@@ -203,8 +215,56 @@ def get_binding_last_operation(request, caller, instance_id: str, binding_id: st
     return services.binding_last_operation(caller, instance_id, binding_id, request.GET.get("service_id"), operation)
 
 
-def _not_found(request, caller) -> Reply:
-    return _error(404, "No such OSB endpoint (ids containing '/' are not supported).")
+def _not_found(request, caller, **kwargs) -> Reply:
+    return _error(404, "No such OSB endpoint.")
+
+
+def _bad_path(problem: str):
+    def answer(request, caller, **kwargs) -> Reply:
+        raise services.bad_request(problem)
+
+    return answer
+
+
+MAX_ID_LENGTH = 255  # Instance.osb_instance_id / Binding.osb_binding_id
+_RAW_URI_KEYS = ("RAW_URI", "REQUEST_URI")  # gunicorn, uWSGI / Apache: the path before percent-decoding
+
+
+def _raw_rest(request: HttpRequest, rest: str) -> str | None:
+    """The still percent-encoded path after ``service_instances/``, when the server passed it on and it
+    decodes to the path Django routed (else ``None``: only the decoded path is known)."""
+    from urllib.parse import unquote, urlsplit
+
+    for key in _RAW_URI_KEYS:
+        raw = request.META.get(key)
+        if not raw:
+            continue
+        raw_path = urlsplit(raw).path if "://" in raw else raw.split("?", 1)[0]
+        start = raw_path.find("/service_instances/")
+        if start < 0:
+            return None
+        candidate = raw_path[start + len("/service_instances/") :]
+        try:
+            return candidate if unquote(candidate, errors="strict") == rest else None
+        except UnicodeDecodeError:
+            return None
+    return None
+
+
+def _route(request: HttpRequest, rest: str) -> tuple[Callable, dict[str, str]]:
+    """Which endpoint ``service_instances/<rest>`` is, and its ids (which may hold ``/``: exactly from the
+    raw URI when the server passes it on, else where the decoded path has a single reading)."""
+    raw = _raw_rest(request, rest)
+    found = os_.split_instances_path(raw) if raw is not None else os_.resolve_instances_path(rest)
+    if isinstance(found, str):
+        return _bad_path(found), {}
+    if found is None:
+        return _not_found, {}
+    name, ids = found
+    for key, value in ids.items():
+        if len(value) > MAX_ID_LENGTH:
+            return _bad_path(f"{key}: must not be longer than {MAX_ID_LENGTH} characters."), {}
+    return _ENDPOINTS[name], ids
 
 
 catalog = endpoint({"GET": get_catalog})
@@ -213,3 +273,18 @@ instance = endpoint({"PUT": put_instance, "PATCH": patch_instance, "DELETE": del
 instance_last_operation = endpoint({"GET": get_last_operation})
 binding = endpoint({"PUT": put_binding, "DELETE": delete_binding, "GET": get_binding})
 binding_last_operation = endpoint({"GET": get_binding_last_operation})
+_ENDPOINTS = {
+    "instance": instance,
+    "instance_last_operation": instance_last_operation,
+    "binding": binding,
+    "binding_last_operation": binding_last_operation,
+}
+
+
+@csrf_exempt
+def service_instances(request: HttpRequest, rest: str) -> HttpResponse:
+    """``/v2/service_instances/…``: one route, so that ids may hold ``/`` (see ``_route``)."""
+    view, ids = _route(request, rest)
+    if view in _ENDPOINTS.values():
+        return view(request, **ids)
+    return endpoint({method: view for method in ("GET", "PUT", "PATCH", "DELETE", "POST")})(request)

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0003_type_osb_enabled'),
+        ("catalog", "0003_type_osb_enabled"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='plan',
-            name='maximum_polling_duration',
-            field=models.PositiveIntegerField(blank=True, help_text="Seconds a broker's asynchronous operation may be polled (from its catalog).", null=True),
+            model_name="plan",
+            name="maximum_polling_duration",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Seconds a broker's asynchronous operation may be polled (from its catalog).",
+                null=True,
+            ),
         ),
     ]

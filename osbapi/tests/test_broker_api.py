@@ -14,7 +14,7 @@ from osb.models import Catalog
 from osbapi import services
 from osbapi.models import PlatformCredential
 from osbapi.tests.conftest import OSB, new_id, run
-from portal.models import AuditEvent, Membership
+from portal.models import AuditEvent, Membership, Organization
 
 
 def test_catalog_lists_osb_enabled_types_with_schemas_and_maintenance_info(osb, osb_type, org, team):
@@ -177,3 +177,24 @@ def test_catalog_and_provision_query_counts(osb, osb_type, org, team, cluster, t
         osb.request("GET", "catalog")
     with django_assert_max_num_queries(40):
         assert osb.provision(new_id()).status_code == 202
+
+
+def test_catalog_cache_follows_sharing_even_when_the_type_row_does_not_change(
+    osb, osb_type, owner, outsider, other_org
+):
+    """The per-process catalog cache is keyed on what *this* platform may see: taking a type away from an org
+    (share_type changes only the shared_with rows, not the type's updated_at) is seen at once, and another
+    org's platform never gets this org's cached catalog."""
+    from catalog.services import share_type
+
+    credential, secret = services.create_platform_credential(actor=outsider, org=other_org, name="cf")
+    credential.secret = secret
+    theirs = OSB(credential, osb_type)
+    share_type(actor=owner, type_=osb_type, visibility="orgs", shared_with=[other_org])
+    assert len(theirs.request("GET", "catalog").json()["services"]) == 1
+    assert len(osb.request("GET", "catalog").json()["services"]) == 1
+    third = Organization.objects.create(slug="third", name="Third")
+    share_type(actor=owner, type_=osb_type, visibility="orgs", shared_with=[third])  # updated_at stays
+    assert theirs.request("GET", "catalog").json() == {"services": []}
+    assert theirs.request("PUT", "service_instances/x", osb.ids(), {"accepts_incomplete": "true"}).status_code == 400
+    assert len(osb.request("GET", "catalog").json()["services"]) == 1

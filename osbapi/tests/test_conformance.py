@@ -789,6 +789,377 @@ CASES = [
 ]
 
 
+# --- review against the spec v2.17 text: failures, context updates, ids with '/', headers -----------
+
+
+def st_update_failed(osb: OSB, attempts: int = 1) -> dict:
+    """An update that failed as the pipeline records it (operation failed; _finish_instance: instance failed)."""
+    s = st_updating(osb)
+    Operation.objects.filter(pk=s["update_op"]).update(
+        state=Operation.State.FAILED, error="the template rejected the values", attempts=attempts, max_attempts=5
+    )
+    Instance.objects.filter(osb_instance_id=s["iid"]).update(state=Instance.State.FAILED)
+    return s
+
+
+def st_update_failed_transient(osb: OSB) -> dict:
+    return st_update_failed(osb, attempts=5)
+
+
+def st_delete_failed(osb: OSB) -> dict:
+    s = st_deprovisioning(osb)
+    Operation.objects.filter(pk=s["delete_op"]).update(state=Operation.State.FAILED, error="stuck finalizer")
+    Instance.objects.filter(osb_instance_id=s["iid"]).update(state=Instance.State.FAILED)
+    return s
+
+
+def st_provision_failed(osb: OSB) -> dict:
+    s = st_provisioning(osb)
+    Operation.objects.filter(pk=s["op"]).update(state=Operation.State.FAILED, error="no capacity")
+    Instance.objects.filter(osb_instance_id=s["iid"]).update(state=Instance.State.FAILED)
+    return s
+
+
+def st_slash_ready(osb: OSB) -> dict:
+    s = {"iid": "org/space/" + new_id(), "bid": "app/" + new_id()}
+    r = raw(osb, "PUT", s["iid"], body={**osb.ids(), "organization_guid": "o", "space_guid": "s"}, query=ACC)
+    assert r.status_code == 202, r.content
+    assert run(r.json()["operation"]).state == "succeeded"
+    return s
+
+
+def raw(osb: OSB, method: str, iid: str, tail: str = "", body=None, query: dict | None = None, **headers):
+    """A request as gunicorn passes it on: ``RAW_URI`` keeps the ids percent-encoded (``/`` as ``%2F``)."""
+    import json
+    from urllib.parse import quote, urlencode
+
+    path = "/osb/v2/service_instances/" + quote(iid, safe="") + tail
+    qs = ("?" + urlencode(query)) if query else ""
+    return osb.client.generic(
+        method,
+        path + qs,
+        data=json.dumps(body) if body is not None else "",
+        content_type="application/json",
+        RAW_URI=path + qs,
+        **osb.headers(**headers),
+    )
+
+
+def identity(platform: str, value) -> str:
+    import base64
+    import json
+
+    return f"{platform} " + base64.b64encode(json.dumps(value).encode()).decode()
+
+
+def flags_are(**expected):
+    def check(r, osb, s):
+        body = r.json()
+        for key in ("instance_usable", "update_repeatable"):
+            if key in expected:
+                assert body.get(key) is expected[key], body
+            else:
+                assert key not in body, body
+
+    return check
+
+
+def catalog_offering(check_offering):
+    def check(r, osb, s):
+        (offering,) = [o for o in r.json()["services"] if o["id"] == osb.service_id]
+        check_offering(offering) or None
+
+    return check
+
+
+def _assert_offering(o):
+    assert o["allow_context_updates"] is True, o
+    assert o["instances_retrievable"] is True and o["bindings_retrievable"] is True, o
+    assert o["plan_updateable"] is True and o["bindable"] is True, o
+    for key in ("id", "name", "description"):
+        assert isinstance(o[key], str) and o[key], o
+    for plan in o["plans"]:
+        assert plan["id"] and plan["name"] and plan["description"] and plan["free"] in (True, False), plan
+        schema = plan["schemas"]["service_instance"]["create"]["parameters"]
+        assert isinstance(schema["$schema"], str), plan
+        assert plan["maintenance_info"]["version"] == "1.0.0"
+
+
+CASES += [
+    # last_operation: instance_usable / update_repeatable
+    Case(
+        "last-op-update-failed-flags",
+        "instance_usable: 'If an update or deprovisioning operation failed, this flag indicates whether or not"
+        " the Service Instance is still usable'; update_repeatable: 'If an update operation failed, this flag"
+        " indicates whether this update can be repeated or not'",
+        st_update_failed,
+        lambda o, s: o.request("GET", inst(s) + "/last_operation", query={"operation": s["update_op"]}),
+        200,
+        check=lambda r, o, s: (
+            last_op_is("failed")(r, o, s),
+            flags_are(instance_usable=False, update_repeatable=False)(r, o, s),
+        ),
+    ),
+    Case(
+        "last-op-update-failed-transient",
+        "update_repeatable: 'If true, the same update operation MAY be repeated and MAY succeed'",
+        st_update_failed_transient,
+        lambda o, s: o.request("GET", inst(s) + "/last_operation", query={"operation": s["update_op"]}),
+        200,
+        check=flags_are(instance_usable=False, update_repeatable=True),
+    ),
+    Case(
+        "last-op-delete-failed-flags",
+        "instance_usable for a failed deprovision; update_repeatable 'MUST NOT be present for errors of other"
+        " operations'",
+        st_delete_failed,
+        lambda o, s: o.request("GET", inst(s) + "/last_operation", query={"operation": s["delete_op"]}),
+        200,
+        check=flags_are(instance_usable=False),
+    ),
+    Case(
+        "last-op-provision-failed-no-flags",
+        "both flags 'MUST NOT be present for errors of other operations' (provision)",
+        st_provision_failed,
+        lambda o, s: o.request("GET", inst(s) + "/last_operation", query={"operation": s["op"]}),
+        200,
+        check=lambda r, o, s: (last_op_is("failed")(r, o, s), flags_are()(r, o, s)),
+    ),
+    Case(
+        "last-op-succeeded-no-flags",
+        "the flags describe failed operations only",
+        st_ready,
+        lambda o, s: o.request("GET", inst(s) + "/last_operation", query={"operation": s["op"]}),
+        200,
+        check=flags_are(),
+    ),
+    Case(
+        "get-instance-provision-failed",
+        "GET instance: '404 Not Found: MUST be returned if the Service Instance does not exist'",
+        st_provision_failed,
+        lambda o, s: o.request("GET", inst(s)),
+        404,
+    ),
+    # error bodies of update / deprovision
+    Case(
+        "update-error-flags",
+        "error body: instance_usable / update_repeatable for a failed update (the same bad update fails again)",
+        st_ready,
+        lambda o, s: o.request("PATCH", inst(s), {"service_id": o.service_id, "parameters": {"tag": "NO!"}}, ACC),
+        400,
+        check=flags_are(instance_usable=True, update_repeatable=False),
+    ),
+    Case(
+        "update-async-required-flags",
+        "422 AsyncRequired on update: instance still usable, the same request fails again",
+        st_ready,
+        lambda o, s: o.request("PATCH", inst(s), o.ids("large")),
+        422,
+        "AsyncRequired",
+        check=flags_are(instance_usable=True, update_repeatable=False),
+    ),
+    Case(
+        "delete-error-flags",
+        "error body of a failed deprovision: instance_usable; update_repeatable MUST NOT be present",
+        st_ready,
+        lambda o, s: o.request("DELETE", inst(s), query=o.ids()),
+        422,
+        "AsyncRequired",
+        check=flags_are(instance_usable=True),
+    ),
+    Case(
+        "provision-error-no-flags",
+        "instance_usable / update_repeatable 'MUST NOT be present for errors of other operations'",
+        st_ready,
+        lambda o, s: o.provision(s["iid"], plan="large"),
+        409,
+        check=flags_are(),
+    ),
+    # query parameters
+    Case(
+        "delete-missing-plan-id",
+        "DELETE: 'plan_id* ... REQUIRED': 400",
+        st_ready,
+        lambda o, s: o.request("DELETE", inst(s), query={"service_id": o.service_id, **ACC}),
+        400,
+    ),
+    Case(
+        "delete-missing-ids-unknown-instance",
+        "DELETE: service_id and plan_id are REQUIRED (400 before 410)",
+        st_none,
+        lambda o, s: o.request("DELETE", inst(s), query=ACC),
+        400,
+    ),
+    Case(
+        "unbind-missing-service-id",
+        "unbind: 'service_id* ... REQUIRED': 400",
+        st_bound,
+        lambda o, s: o.request("DELETE", bnd(s), query={"plan_id": o.plan_id()}),
+        400,
+    ),
+    Case(
+        "get-instance-empty-service-id",
+        "GET instance: service_id 'If present, MUST be a non-empty string'",
+        st_ready,
+        lambda o, s: o.request("GET", inst(s), query={"service_id": ""}),
+        400,
+    ),
+    Case(
+        "get-binding-empty-plan-id",
+        "GET binding: plan_id 'If present, MUST be a non-empty string'",
+        st_bound,
+        lambda o, s: o.request("GET", bnd(s), query={"plan_id": ""}),
+        400,
+    ),
+    Case(
+        "get-instance-with-ids",
+        "GET instance with the hints service_id/plan_id: 200 with service_id, plan_id, maintenance_info, metadata",
+        st_ready,
+        lambda o, s: o.request("GET", inst(s), query=o.ids()),
+        200,
+        check=lambda r, o, s: (
+            set(r.json()) >= {"service_id", "plan_id", "parameters", "maintenance_info", "metadata"}
+            or pytest.fail(r.content.decode())
+        ),
+    ),
+    Case(
+        "get-binding-body",
+        "GET binding: credentials and parameters",
+        st_bound,
+        lambda o, s: o.request("GET", bnd(s), query=o.ids()),
+        200,
+        check=lambda r, o, s: r.json() == {"credentials": s["credentials"], "parameters": {}} or pytest.fail(),
+    ),
+    # context updates (allow_context_updates: true)
+    Case(
+        "catalog-fields",
+        "offering: name*, id*, description*, bindable*, plans*; plan: id*, name*, description*; $schema MUST be"
+        " present; allow_context_updates declared",
+        st_none,
+        lambda o, s: o.request("GET", "catalog"),
+        200,
+        check=catalog_offering(_assert_offering),
+    ),
+    Case(
+        "update-context-only",
+        "'To enable support for Platforms to send an update request for a Service Instance containing only"
+        " contextual data, a Service Broker MUST declare support by including allow_context_updates: true'",
+        st_ready,
+        lambda o, s: o.request(
+            "PATCH",
+            inst(s),
+            {"service_id": o.service_id, "context": {"platform": "cloudfoundry", "instance_name": "x"}},
+        ),
+        200,
+        check=lambda r, o, s: (
+            r.json() == {}
+            and Instance.objects.get(osb_instance_id=s["iid"]).osb_context["instance_name"] == "x"
+            or pytest.fail()
+        ),
+    ),
+    # originating identity
+    Case(
+        "identity-not-base64-json",
+        "'value MUST be a Base64 encoded string. The string MUST be a serialized JSON object': 400 if malformed",
+        st_none,
+        lambda o, s: o.provision(s["iid"], headers={"X-Broker-API-Originating-Identity": "cloudfoundry not-base64"}),
+        400,
+    ),
+    Case(
+        "identity-not-object",
+        "'The string MUST be a serialized JSON object'",
+        st_none,
+        lambda o, s: o.request("GET", "catalog", **{"X-Broker-API-Originating-Identity": identity("cf", [1])}),
+        400,
+    ),
+    Case(
+        "identity-no-platform",
+        "'Platform MUST be a non-empty string'",
+        st_none,
+        lambda o, s: o.request("GET", "catalog", **{"X-Broker-API-Originating-Identity": identity("", {"u": 1})}),
+        400,
+    ),
+    Case(
+        "identity-platform-mismatch",
+        "'When context is sent as part of a message, this value MUST be the same as the context.platform value'",
+        st_none,
+        lambda o, s: o.provision(
+            s["iid"], headers={"X-Broker-API-Originating-Identity": identity("kubernetes", {"username": "a"})}
+        ),
+        400,
+    ),
+    Case(
+        "identity-ok",
+        "a well-formed header is accepted",
+        st_none,
+        lambda o, s: o.provision(
+            s["iid"], headers={"X-Broker-API-Originating-Identity": identity("cloudfoundry", {"user_id": "u"})}
+        ),
+        202,
+    ),
+    # ids with reserved characters
+    Case(
+        "slash-id-provision-raw",
+        "URL Properties: 'this specification places no restriction on the set of characters'; '/' sent as %2F",
+        st_none,
+        lambda o, s: raw(
+            o, "PUT", "a/b/" + s["iid"], body={**o.ids(), "organization_guid": "o", "space_guid": "s"}, query=ACC
+        ),
+        202,
+    ),
+    Case(
+        "slash-id-last-operation-raw",
+        "last_operation of an id holding '/'",
+        st_slash_ready,
+        lambda o, s: raw(o, "GET", s["iid"], "/last_operation"),
+        200,
+        check=last_op_is("succeeded"),
+    ),
+    Case(
+        "slash-id-bind-raw",
+        "bind to an instance and with a binding id holding '/'",
+        st_slash_ready,
+        lambda o, s: raw(o, "PUT", s["iid"], "/service_bindings/" + quote_id(s["bid"]), body={**o.ids()}),
+        201,
+    ),
+    Case(
+        "slash-id-get-raw",
+        "GET an instance whose id holds '/'",
+        st_slash_ready,
+        lambda o, s: raw(o, "GET", s["iid"]),
+        200,
+    ),
+    Case(
+        "slash-id-decoded-unambiguous",
+        "without the raw URI, an id holding '/' works where the path has a single reading",
+        st_slash_ready,
+        lambda o, s: o.request("GET", inst(s) + "/last_operation"),
+        200,
+        check=last_op_is("succeeded"),
+    ),
+    Case(
+        "slash-id-decoded-ambiguous",
+        "400 if the request is malformed: two '/service_bindings/' readings of a decoded path",
+        st_none,
+        lambda o, s: o.request("GET", "service_instances/a/service_bindings/b/service_bindings/c"),
+        400,
+    ),
+    Case(
+        "id-too-long",
+        "ids longer than the broker stores: 400, never a 500",
+        st_none,
+        lambda o, s: o.provision("x" * 256),
+        400,
+    ),
+]
+
+
+def quote_id(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="")
+
+
 def _snapshot() -> tuple:
     return (
         list(Instance.objects.order_by("pk").values_list("pk", "state", "plan_id", "parameters", "version_id")),
