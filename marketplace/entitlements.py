@@ -51,6 +51,13 @@ def require_entitlement(org, service_type, plan, lock: bool = False) -> None:
     price = price_for(service_type, plan)
     if not _needs_entitlement(org, price) or spare_entitlement(org, price, lock=lock):
         return
+    if price.listing.state != price.listing.State.LISTED:
+        raise ValidationError(
+            {
+                "plan": f"{price.listing.name} is no longer sold on the marketplace and {org.name} has no unused "
+                f"purchase of its {plan.name} plan; existing purchases keep working."
+            }
+        )
     raise ValidationError(
         {
             "plan": f"The {plan.name} plan of {price.listing.name} costs {price.monthly_amount} "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from catalog.models import Plan, ServiceType, TypeVersion
 from instances.models import Binding, Instance
@@ -84,10 +84,15 @@ def _load_offerings(platform: PlatformCredential) -> dict[str, Offering]:
     published = TypeVersion.objects.filter(state=TypeVersion.State.PUBLISHED).order_by(
         "-major", "-minor", "-patch", "-is_release", "-prerelease"
     )
+    plans = Plan.objects.annotate(
+        osb_paid=Exists(_paid_prices(platform).filter(plan=OuterRef("pk"), listing__service_type=OuterRef("type_id")))
+    )
     types = (
         types_for_user(platform.principal)
         .filter(osb_enabled=True, source=ServiceType.Source.TEMPLATE)
-        .prefetch_related(Prefetch("versions", queryset=published, to_attr="published"), "plans")
+        .prefetch_related(
+            Prefetch("versions", queryset=published, to_attr="published"), Prefetch("plans", queryset=plans)
+        )
         .order_by("slug")
     )
     found: dict[str, Offering] = {}
@@ -98,6 +103,26 @@ def _load_offerings(platform: PlatformCredential) -> dict[str, Offering]:
         offering = Offering(type_, type_.published[0], {plan_id(type_, p): p for p in plans})
         found[offering.id] = offering
     return found
+
+
+def _paid_prices(platform: PlatformCredential) -> QuerySet:
+    """The marketplace prices that make a plan cost the platform's org something: a non-free price of a
+    *listed* listing of the plan's own type, sold by another org (``marketplace.entitlements``: the vendor's
+    own org needs no purchase). Spec, Service Plan object: "free: When false, Service Instances of this
+    Service Plan have a cost. The default is true." — a listing that is a draft or unlisted is not offered
+    for sale, so its plans stay free here."""
+    from marketplace.models import Listing, ListingPrice
+
+    return (
+        ListingPrice.objects.filter(monthly_amount__gt=0, listing__state=Listing.State.LISTED)
+        .exclude(listing__vendor_id=platform.org_id)
+        .order_by()
+    )
+
+
+def is_free(plan: Plan | None) -> bool:
+    """The catalog's ``free`` of a plan of an ``Offering`` (the synthesized default plan has no price)."""
+    return plan is None or not getattr(plan, "osb_paid", False)
 
 
 def _plan_schema(schema: dict, plan: Plan | None) -> dict:
@@ -134,7 +159,7 @@ def catalog_json(platform: PlatformCredential) -> dict:
                     name=plan.slug if plan else "default",
                     description=(plan.description or plan.name) if plan else f"{type_.name} with its defaults",
                     metadata={"displayName": plan.name if plan else "Default"},
-                    free=True,
+                    free=is_free(plan),
                     bindable=bindable,
                     schemas=om.Schemas(service_instance_create=schema, service_instance_update=schema),
                     maintenance_info=maintenance,
@@ -171,10 +196,18 @@ def _catalog_stamp(platform: PlatformCredential) -> tuple:
     """One query over exactly the types this platform may see (so sharing a type with, or taking it away
     from, the platform's org changes it even when the type's row does not): each type's ``updated_at``
     (catalog.services touches it on every change of the type, its versions and plans) and its version and
-    plan ids and counts (rows added or removed any other way)."""
-    from django.db.models import Count, Max
+    plan ids and counts (rows added or removed any other way); and what decides the plans' ``free``
+    (``_paid_prices``): the number and the sum of the ids of the type's plans with a price that makes them
+    paid for this org — so publishing or unlisting a listing, or a price changed to or from 0 (prices have
+    no ``updated_at``), is seen at once. Subqueries, not joins: the version × plan join is not multiplied."""
+    from django.db.models import Count, IntegerField, Max, Subquery, Sum
 
     from catalog.selectors import types_for_user
+
+    paid = _paid_prices(platform).filter(listing__service_type=OuterRef("pk")).values("listing")
+
+    def of_paid(aggregate) -> Subquery:
+        return Subquery(paid.annotate(x=aggregate).values("x")[:1], output_field=IntegerField())
 
     return (
         platform.org_id,
@@ -185,9 +218,11 @@ def _catalog_stamp(platform: PlatformCredential) -> tuple:
             vn=Count("versions", distinct=True),
             p=Max("plans__id"),
             pn=Count("plans", distinct=True),
+            paid_n=of_paid(Count("pk")),
+            paid_sum=of_paid(Sum("plan_id")),
         )
         .order_by("pk")
-        .values_list("pk", "updated_at", "v", "vn", "p", "pn"),
+        .values_list("pk", "updated_at", "v", "vn", "p", "pn", "paid_n", "paid_sum"),
     )
 
 

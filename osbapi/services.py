@@ -234,13 +234,24 @@ def _maintenance_conflict(current: str) -> Reply:
     )
 
 
-def _service_error(exc: ValidationError | PermissionDenied | Http404, state_keys: set[str]) -> Reply:
+def _service_error(exc: ValidationError | PermissionDenied | Http404, state_keys: set[str] | frozenset[str]) -> Reply:
     if isinstance(exc, ValidationError):
         keys = set(getattr(exc, "message_dict", {}) or {})
         if keys and keys <= state_keys:  # the instance's state, not the request, is the problem
             return _error(422, _describe(exc))
         return bad_request(_describe(exc))
     return _error(422, str(exc) or "The platform may not do this.")
+
+
+# Refusals of instances.services.provision_instance that are about the org's state, not about the request:
+# 422 (Unprocessable Entity), never 400 ("MUST be returned if the request is malformed or missing mandatory
+# data"). ``plan``: ``_resolve`` has already checked that the plan is one of the offering's, so a ``plan``
+# refusal left is ``marketplace.entitlements.require_entitlement``'s — a paid plan the org has no unused
+# purchase of. Its message, with the link to the purchase page, is the ``description``. The spec defines no
+# error code for this (only AsyncRequired, ConcurrencyError, RequiresApp, MaintenanceInfoConflict, each of
+# which asks the platform to act in a set way), so the body has no ``error``: a platform shows the
+# description to its user, and the same request is accepted once the org has bought the plan.
+PROVISION_STATE_KEYS = frozenset({"cluster", "version", "name", "type", "plan"})
 
 
 def _instance_name(type_: ServiceType, caller: Caller, instance_id: str) -> str:
@@ -296,7 +307,7 @@ def provision(caller: Caller, instance_id: str, request: os_.ProvisionRequest, a
                 },
             )
         except (ValidationError, PermissionDenied, Http404) as exc:
-            raise _service_error(exc, {"cluster", "version", "name", "type"}) from exc
+            raise _service_error(exc, PROVISION_STATE_KEYS) from exc
         _record(caller, "osb.provision", instance, instance_id=instance_id, context=context)
     return _accepted(op, dashboard_url=_dashboard_url(instance))
 

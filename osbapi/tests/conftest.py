@@ -134,3 +134,73 @@ def osb(platform, osb_type) -> OSB:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def for_type(osb: OSB, service_type: ServiceType) -> OSB:
+    """The same platform speaking about another type."""
+    other = OSB.__new__(OSB)
+    other.__dict__.update(osb.__dict__, type=service_type)
+    return other
+
+
+# --- a type another org sells on the marketplace (paid plans small and large, free plan hobby) ----------
+
+PRICES = {"small": "20.00", "large": "150.00", "hobby": "0"}
+
+
+def sell_type(vendor_slug: str = "initech", publish: bool = True):
+    """An OSB-enabled template type of another org, listed on the marketplace without a payment provider
+    (publishing makes it public, so every platform sees it). Returns the listing."""
+    from conftest import make_user
+    from marketplace import services as marketplace
+    from portal.models import Membership, Organization, Role, Team
+
+    vendor = Organization.objects.create(slug=vendor_slug, name=f"{vendor_slug.title()} Databases")
+    admin = make_user(f"{vendor_slug}-admin")
+    Membership.objects.create(org=vendor, user=admin, role=Role.ADMIN)
+    team = Team.objects.create(org=vendor, slug="data", name="Data Services")
+    service_type = ServiceType.objects.create(
+        org=vendor, owner_team=team, slug=f"{vendor_slug}-pg", name="Managed Postgres", osb_enabled=True
+    )
+    TypeVersion.objects.create(
+        type=service_type,
+        version="1.0.0",
+        state="published",
+        manifests_template=MANIFESTS,
+        parameter_schema=SCHEMA,
+        outputs=OUTPUTS,
+        binding_template=BINDING,
+    )
+    for order, (slug, replicas) in enumerate([("small", 1), ("large", 2), ("hobby", 1)]):
+        Plan.objects.create(
+            type=service_type,
+            slug=slug,
+            name=slug.title(),
+            values={"replicas": replicas},
+            locked=["replicas"],
+            order=order,
+        )
+    listing = marketplace.create_listing(
+        actor=admin, org=vendor, service_type=service_type, summary="PostgreSQL", prices=PRICES
+    )
+    if publish:
+        op = marketplace.publish_listing(actor=admin, listing=listing)
+        assert run(op.pk).state == Operation.State.SUCCEEDED
+        listing.refresh_from_db()
+    listing.admin = admin
+    return listing
+
+
+def buy(org, listing, plan_slug: str):
+    """An active entitlement of ``org`` to one instance of the plan: bought within the org's self-approval
+    limit and paid at once (no payment provider configured: ``marketplace.handlers.pay_purchase``)."""
+    from marketplace import services as marketplace
+    from marketplace.models import Entitlement
+    from portal.models import Membership, Role
+
+    org.monthly_spend_limit = 1000
+    org.save(update_fields=["monthly_spend_limit"])
+    buyer = Membership.objects.filter(org=org, role__in=[Role.ADMIN, Role.DEVELOPER]).order_by("role").first().user
+    purchase, op = marketplace.request_purchase(actor=buyer, org=org, listing=listing, plan_slug=plan_slug)
+    assert op is not None and run(op.pk).state == Operation.State.SUCCEEDED
+    return Entitlement.objects.get(purchase=purchase, state=Entitlement.State.ACTIVE)

@@ -13,7 +13,7 @@ from instances.models import Binding, Instance
 from osb.models import Catalog
 from osbapi import services
 from osbapi.models import PlatformCredential
-from osbapi.tests.conftest import OSB, new_id, run
+from osbapi.tests.conftest import OSB, new_id, run, sell_type
 from portal.models import AuditEvent, Membership, Organization
 
 
@@ -198,3 +198,71 @@ def test_catalog_cache_follows_sharing_even_when_the_type_row_does_not_change(
     assert theirs.request("GET", "catalog").json() == {"services": []}
     assert theirs.request("PUT", "service_instances/x", osb.ids(), {"accepts_incomplete": "true"}).status_code == 400
     assert len(osb.request("GET", "catalog").json()["services"]) == 1
+
+
+# --- the marketplace: a plan's ``free`` ---------------------------------------------------------------
+
+
+def _free(osb: OSB, listing) -> dict[str, bool]:
+    (sold,) = [s for s in osb.request("GET", "catalog").json()["services"] if s["name"] == listing.service_type.slug]
+    return {p["name"]: p["free"] for p in sold["plans"]}
+
+
+def test_catalog_free_follows_prices_and_listing_state(osb, osb_type):
+    """The per-process catalog cache and the ETag follow what decides ``free`` (the listing's state and its
+    prices), although neither the type's row nor its plans change."""
+    from marketplace.models import ListingPrice
+    from marketplace.services import publish_listing, unlist_listing
+
+    listing = sell_type()
+    first = osb.request("GET", "catalog")
+    etag = first["ETag"]
+    assert _free(osb, listing) == {"small": False, "large": False, "hobby": True}
+    assert osb.request("GET", "catalog", **{"If-None-Match": etag}).status_code == 304
+
+    # a price changed to 0 (prices have no updated_at; ServiceType.updated_at stays)
+    updated_at = listing.service_type.updated_at
+    ListingPrice.objects.filter(listing=listing, plan__slug="small").update(monthly_amount=0)
+    changed = osb.request("GET", "catalog", **{"If-None-Match": etag})
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    assert _free(osb, listing) == {"small": True, "large": False, "hobby": True}
+    listing.service_type.refresh_from_db()
+    assert listing.service_type.updated_at == updated_at
+
+    # and back from 0, to another plan at the same time (the number of paid plans stays)
+    prices = ListingPrice.objects.filter(listing=listing)
+    prices.filter(plan__slug="small").update(monthly_amount=5)
+    prices.filter(plan__slug="large").update(monthly_amount=0)
+    assert _free(osb, listing) == {"small": False, "large": True, "hobby": True}
+    etag = osb.request("GET", "catalog")["ETag"]
+
+    unlist_listing(actor=listing.admin, listing=listing)
+    unlisted = osb.request("GET", "catalog", **{"If-None-Match": etag})
+    assert unlisted.status_code == 200 and unlisted["ETag"] != etag
+    assert _free(osb, listing) == {"small": True, "large": True, "hobby": True}
+
+    run(publish_listing(actor=listing.admin, listing=listing).pk)
+    assert _free(osb, listing) == {"small": False, "large": True, "hobby": True}
+
+
+def test_catalog_plans_of_the_vendors_own_listing_are_free_for_its_platforms(osb, osb_type):
+    """marketplace.entitlements: "A vendor's own org [...] need[s] none" — its instances cost it nothing."""
+    listing = sell_type()
+    credential, secret = services.create_platform_credential(actor=listing.admin, org=listing.vendor, name="cf")
+    credential.secret = secret
+    vendors = OSB(credential, listing.service_type)
+    assert _free(vendors, listing) == {"small": True, "large": True, "hobby": True}
+    assert _free(osb, listing) == {"small": False, "large": False, "hobby": True}
+
+
+@pytest.mark.parametrize("listings", [1, 4])
+def test_catalog_query_counts_with_paid_listings(osb, osb_type, listings, django_assert_max_num_queries):
+    """The same pins as test_catalog_and_provision_query_counts: ``free`` costs no query of its own."""
+    for i in range(listings):
+        sell_type(f"vendor{i}")
+    with django_assert_max_num_queries(12):  # built: types, versions, plans (with free), auth
+        body = osb.request("GET", "catalog").json()
+    assert len(body["services"]) == listings + 1
+    assert sum(not p["free"] for s in body["services"] for p in s["plans"]) == 2 * listings
+    with django_assert_max_num_queries(3):  # unchanged: the platform and one stamp query
+        osb.request("GET", "catalog")

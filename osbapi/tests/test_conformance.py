@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from instances.models import Binding, Instance
-from osbapi.tests.conftest import OSB, new_id, run
+from marketplace.services import unlist_listing
+from osbapi.tests.conftest import OSB, buy, for_type, new_id, run, sell_type
 from portal.models import Operation
 
 # --- starting states ------------------------------------------------------------------------------
@@ -1150,6 +1151,122 @@ CASES += [
         st_none,
         lambda o, s: o.provision("x" * 256),
         400,
+    ),
+]
+
+
+# --- the marketplace: paid plans ----------------------------------------------------------------------
+
+
+def st_paid(osb: OSB) -> dict:
+    """Another org sells an OSB-enabled type (small and large paid, hobby free); this platform's org has
+    bought nothing. ``s["paid"]`` speaks about that type."""
+    s = st_none(osb)
+    s["listing"] = sell_type()
+    s["paid"] = for_type(osb, s["listing"].service_type)
+    return s
+
+
+def st_paid_unlisted(osb: OSB) -> dict:
+    s = st_paid(osb)
+    unlist_listing(actor=s["listing"].admin, listing=s["listing"])
+    return s
+
+
+def st_paid_entitled(osb: OSB) -> dict:
+    s = st_paid(osb)
+    s["entitlement"] = buy(_platform_org(osb), s["listing"], "small")
+    return s
+
+
+def st_paid_entitlement_used(osb: OSB) -> dict:
+    s = st_paid_entitled(osb)
+    r = s["paid"].provision(new_id())
+    assert r.status_code == 202, r.content
+    return s
+
+
+def _platform_org(osb: OSB):
+    from osbapi.models import PlatformCredential
+
+    return PlatformCredential.objects.get(username=osb.username).org
+
+
+def plans_free(**expected: bool):
+    """The catalog's ``free`` per plan name of the sold type; the platform org's own type stays free."""
+
+    def check(r, osb, s):
+        services = {o["name"]: o for o in r.json()["services"]}
+        sold = services[s["listing"].service_type.slug]
+        assert {p["name"]: p["free"] for p in sold["plans"]} == expected, sold["plans"]
+        assert all(p["free"] is True for p in services[osb.type.slug]["plans"])
+
+    return check
+
+
+def refused_for_payment(r, osb, s):
+    body = r.json()
+    assert "error" not in body, body  # the spec defines no error code for it: see osbapi.services
+    assert set(body) == {"description"}, body  # instance_usable / update_repeatable: not for provisioning
+    listing = s["listing"]
+    assert f"{listing.get_absolute_url()}?plan=small" in body["description"], body
+    assert "20.00 USD/month" in body["description"] and f"sbay buy {listing.slug} small" in body["description"]
+    assert not Instance.objects.filter(osb_instance_id=s["iid"]).exists()
+
+
+FREE = "free: 'When false, Service Instances of this Service Plan have a cost. The default is true.'"
+CASES += [
+    Case(
+        "catalog-free-paid-plans",
+        FREE + " — a non-free price of a listed marketplace listing sold by another org",
+        st_paid,
+        lambda o, s: o.request("GET", "catalog"),
+        200,
+        check=plans_free(small=False, large=False, hobby=True),
+    ),
+    Case(
+        "catalog-free-unlisted",
+        FREE + " — an unlisted listing sells nothing: its plans are free",
+        st_paid_unlisted,
+        lambda o, s: o.request("GET", "catalog"),
+        200,
+        check=plans_free(small=True, large=True, hobby=True),
+    ),
+    Case(
+        "provision-paid-not-bought",
+        "Service Broker Errors: 'an appropriate HTTP response code (chosen to accurately reflect the nature of"
+        " the failure) and a body containing a valid JSON Object'; description: 'A user-facing error message"
+        " explaining why the request failed' — 422 (the request is well-formed; the org has no purchase), no"
+        " error code (the spec defines none for it)",
+        st_paid,
+        lambda o, s: s["paid"].provision(s["iid"]),
+        422,
+        check=refused_for_payment,
+    ),
+    Case(
+        "provision-paid-entitlement-used",
+        "as provision-paid-not-bought: the org's one purchase of the plan is used by a live instance",
+        st_paid_entitlement_used,
+        lambda o, s: s["paid"].provision(s["iid"]),
+        422,
+        check=refused_for_payment,
+    ),
+    Case(
+        "provision-paid-bought",
+        "202 Accepted: 'Service Instance provisioning is in progress' — once the org has bought the plan",
+        st_paid_entitled,
+        lambda o, s: s["paid"].provision(s["iid"]),
+        202,
+        check=lambda r, o, s: (
+            Instance.objects.get(osb_instance_id=s["iid"]).plan.slug == "small" or pytest.fail(r.content.decode())
+        ),
+    ),
+    Case(
+        "provision-free-plan-of-listing",
+        "a free plan (hobby, price 0) of a listing needs no purchase",
+        st_paid,
+        lambda o, s: s["paid"].provision(s["iid"], plan="hobby"),
+        202,
     ),
 ]
 
