@@ -41,6 +41,12 @@ class SubscriptionResult:
 
 
 @dataclass(frozen=True)
+class AttachedPaymentMethod:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
 class ChargeResult:
     id: str
     status: str
@@ -140,16 +146,19 @@ class StripeBilling:
         params = {"name": org_name, "metadata": {"servicebay_org": org_slug}}
         return self._call(self.v1.customers.create, params=params, options={"idempotency_key": idempotency_key}).id
 
-    def set_default_payment_method(self, *, customer_id: str, payment_method_id: str) -> str:
-        """Attach the payment method to the customer and make it the default; returns a label."""
+    def set_default_payment_method(self, *, customer_id: str, payment_method_id: str) -> AttachedPaymentMethod:
+        """Attach the payment method to the customer and make it the default.
+
+        Returns the attached method's id (a test token such as ``pm_card_visa`` becomes a new
+        PaymentMethod) and a label for people. Attaching an attached method again is harmless.
+        """
         pm = self._call(self.v1.payment_methods.attach, payment_method_id, params={"customer": customer_id})
         self._call(
             self.v1.customers.update, customer_id, params={"invoice_settings": {"default_payment_method": pm.id}}
         )
         card = getattr(pm, "card", None)
-        if card is not None:
-            return f"{str(card.brand).title()} •••• {card.last4}"
-        return pm.type
+        label = f"{str(card.brand).title()} •••• {card.last4}" if card is not None else str(pm.type)
+        return AttachedPaymentMethod(pm.id, label)
 
     def _item(self, price_id: str) -> dict:
         return {"plan": price_id} if settings.STRIPE_USE_LEGACY_PLANS else {"price": price_id}

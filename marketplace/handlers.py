@@ -26,6 +26,82 @@ def _provider_call(fn, *args, **kwargs):
         raise RetryLater(str(exc)) from exc
 
 
+def _ensure_customer(stripe_billing: billing.StripeBilling, account: BillingAccount) -> BillingAccount:
+    """The org's customer at the provider, created once: its id is stored the moment it is returned,
+    and the creation carries a key derived from the org, so a re-run after a lost worker (between
+    the provider's answer and our write) gets the same customer back instead of a second one."""
+    if account.stripe_customer_id:
+        return account
+    org = account.org
+    customer_id = _provider_call(
+        stripe_billing.create_customer, org_slug=org.slug, org_name=org.name, idempotency_key=f"org-{org.pk}-customer"
+    )
+    return services.record_customer(account, customer_id)
+
+
+@handler("billing.payment_method", label="Set payment method")
+def set_payment_method(ctx: OperationContext) -> dict:
+    """Attach the card an admin gave to the org's customer (created if needed) and make it the default."""
+    account = BillingAccount.objects.select_related("org").get(pk=ctx.operation.target_id)
+    payment_method_id = str(ctx.params.get("payment_method", ""))
+    if account.requested_payment_method_id != payment_method_id:
+        ctx.log("Another payment method was asked for meanwhile: nothing to do")
+        return {"superseded": True}
+    if not billing.is_configured():
+        raise OperationFailed(f"No payment provider is configured: purchases are {billing.NOT_CHARGED}.")
+    stripe_billing = billing.StripeBilling()
+    try:
+        created = not account.stripe_customer_id
+        account = _ensure_customer(stripe_billing, account)
+        ctx.log(f"Customer {account.stripe_customer_id} {'created' if created else 'exists'}")
+        attached = _provider_call(
+            stripe_billing.set_default_payment_method,
+            customer_id=account.stripe_customer_id,
+            payment_method_id=payment_method_id,
+        )
+    except billing.PaymentError as exc:  # a declined or unknown card: the provider's words
+        raise OperationFailed(str(exc)) from exc
+    recorded = services.record_payment_method(
+        account,
+        requested=payment_method_id,
+        attached=attached.id,
+        label=attached.label,
+        actor=ctx.operation.requested_by,
+    )
+    if not recorded:
+        ctx.log(f"{attached.label} was attached, but another payment method was asked for meanwhile")
+        return {"superseded": True}
+    ctx.log(f"{attached.label} is the default payment method of {account.org.name}")
+    return {"payment_method": attached.label}
+
+
+@handler("billing.stripe_event", label="Payment confirmation")
+def settle_stripe_event(ctx: OperationContext) -> dict:
+    """A webhook about a subscription Servicebay had not stored yet: ask the provider whose it is."""
+    params = ctx.params
+    purchase_id = ""
+    if services.deferred_event_purchase(params) is None:
+        if not billing.is_configured():
+            raise OperationFailed("No payment provider is configured.")
+        try:
+            purchase_id = _provider_call(
+                billing.StripeBilling().subscription_purchase_id, str(params.get("subscription", ""))
+            )
+        except billing.PaymentError as exc:
+            raise OperationFailed(str(exc)) from exc
+    outcome = services.settle_deferred_event(
+        event_id=str(params.get("event", "")),
+        kind=str(params.get("type", "")),
+        invoice_id=str(params.get("invoice", "")),
+        subscription_id=str(params.get("subscription", "")),
+        message=str(params.get("message", "")) or "The card was declined.",
+        purchase_id=purchase_id,
+        org_id=ctx.operation.org_id,
+    )
+    ctx.log(f"Stripe event {params.get('event')} ({params.get('type')}): {outcome}")
+    return {"outcome": outcome}
+
+
 @handler("listing.publish", label="Publish listing", notify_on_success=True)
 def publish_listing(ctx: OperationContext) -> dict:
     listing: Listing = ctx.target
@@ -97,7 +173,7 @@ def pay_purchase(ctx: OperationContext) -> dict:
 
 def _pay_with_stripe(ctx: OperationContext, purchase: PurchaseRequest) -> dict:
     stripe_billing = billing.StripeBilling()
-    account: BillingAccount = _provider_call(services.ensure_customer, purchase.org)
+    account = _ensure_customer(stripe_billing, services.billing_account(purchase.org))
     if not account.payment_method_id:
         message = PAYMENT_METHOD_MISSING.format(org=purchase.org.name)
         services.mark_payment_failed(purchase.pk, message=message, via="system")

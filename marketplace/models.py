@@ -89,6 +89,9 @@ class BillingAccount(models.Model):
     stripe_customer_id = models.CharField(max_length=255, blank=True)
     payment_method_id = models.CharField(max_length=255, blank=True)
     payment_method_label = models.CharField(max_length=100, blank=True)
+    # The payment method an admin asked for last: the ``billing.payment_method`` operation sets it
+    # up at the provider, then copies it to ``payment_method_id`` (an older request never wins).
+    requested_payment_method_id = models.CharField(max_length=255, blank=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -6,6 +6,7 @@ order can never take a paid purchase back, and the entitlement is created once p
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -223,45 +224,92 @@ def billing_account(org: Organization) -> BillingAccount:
     return BillingAccount.objects.get_or_create(org=org)[0]
 
 
-def ensure_customer(org: Organization) -> BillingAccount:
-    """The org's customer at the provider, created once (idempotency key per org)."""
-    account = billing_account(org)
-    if account.stripe_customer_id or not billing.is_configured():
-        return account
-    customer_id = billing.StripeBilling().create_customer(
-        org_slug=org.slug, org_name=org.name, idempotency_key=f"org-{org.pk}-customer"
-    )
-    BillingAccount.objects.filter(pk=account.pk, stripe_customer_id="").update(stripe_customer_id=customer_id)
-    account.refresh_from_db()
-    return account
+PAYMENT_METHOD_ID = re.compile(r"pm_[A-Za-z0-9_]{1,250}")
+PAYMENT_METHOD_KIND = "billing.payment_method"
 
 
-def set_payment_method(*, actor, org: Organization, payment_method_id: str, via: str = "ui") -> BillingAccount:
-    """An org admin sets up the card future purchases are charged to (a Stripe PaymentMethod id)."""
+def set_payment_method(*, actor, org: Organization, payment_method_id: str, via: str = "ui") -> Operation:
+    """An org admin asks for the card future purchases are charged to (a Stripe PaymentMethod id).
+
+    Nothing is sent to the provider here: the request is recorded and the ``billing.payment_method``
+    operation creates the customer if needed, attaches the card and makes it the default.
+    """
     require_role(actor, org, Role.ADMIN)
     if not billing.is_configured():
         raise ValidationError(
             {"payment_method": f"No payment provider is configured: purchases are {billing.NOT_CHARGED}."}
         )
     payment_method_id = (payment_method_id or "").strip()
-    if not payment_method_id.startswith("pm_"):
+    if not PAYMENT_METHOD_ID.fullmatch(payment_method_id):
         raise ValidationError({"payment_method": "Give a Stripe PaymentMethod id (pm_…)."})
-    try:
-        account = ensure_customer(org)
-        label = billing.StripeBilling().set_default_payment_method(
-            customer_id=account.stripe_customer_id, payment_method_id=payment_method_id
-        )
-    except (billing.PaymentError, billing.PaymentTransient) as exc:
-        raise ValidationError({"payment_method": str(exc)}) from exc
     with transaction.atomic():
-        BillingAccount.objects.filter(pk=account.pk).update(
-            payment_method_id=payment_method_id, payment_method_label=label, updated_by=actor, updated_at=timezone.now()
-        )
+        account = BillingAccount.objects.select_for_update().get(pk=billing_account(org).pk)
+        account.requested_payment_method_id = payment_method_id
+        account.save(update_fields=["requested_payment_method_id"])
         audit.record(
-            actor=actor, action="billing.payment_method", org=org, target=account, via=via, changes={"card": label}
+            actor=actor,
+            action="billing.payment_method.request",
+            org=org,
+            target=account,
+            via=via,
+            changes={"payment_method": payment_method_id},
         )
+        op = operations.start_operation(
+            org=org,
+            kind=PAYMENT_METHOD_KIND,
+            target=account,
+            params={"payment_method": payment_method_id},
+            requested_by=actor,
+        )
+    return op
+
+
+def payment_method_operation(account: BillingAccount | None) -> Operation | None:
+    """The latest request to set the org's payment method (its state is shown on the billing page)."""
+    if account is None:
+        return None
+    return (
+        Operation.objects.filter(org_id=account.org_id, kind=PAYMENT_METHOD_KIND, target_id=str(account.pk))
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def record_customer(account: BillingAccount, customer_id: str) -> BillingAccount:
+    """Remember the org's customer at the provider as soon as it exists; the first one stays."""
+    BillingAccount.objects.filter(pk=account.pk, stripe_customer_id="").update(stripe_customer_id=customer_id)
     account.refresh_from_db()
     return account
+
+
+def record_payment_method(account: BillingAccount, *, requested: str, attached: str, label: str, actor=None) -> bool:
+    """The provider attached the card (``attached``: its id there) and made it the customer's
+    default: it becomes the org's card.
+
+    False when an admin asked for another card meanwhile (the newer request wins). Idempotent.
+    """
+    with transaction.atomic():
+        locked = BillingAccount.objects.select_for_update().select_related("org").get(pk=account.pk)
+        if locked.requested_payment_method_id != requested:
+            return False
+        if locked.payment_method_id == attached and locked.payment_method_label == label:
+            return True
+        locked.payment_method_id = attached
+        locked.payment_method_label = label
+        locked.updated_by = actor if getattr(actor, "is_authenticated", False) else None
+        locked.updated_at = timezone.now()
+        locked.save(update_fields=["payment_method_id", "payment_method_label", "updated_by", "updated_at"])
+        audit.record(
+            actor=actor,
+            actor_repr=None if locked.updated_by else "payment provider",
+            action="billing.payment_method",
+            org=locked.org,
+            target=locked,
+            via="system",
+            changes={"card": label},
+        )
+    account.refresh_from_db()
+    return True
 
 
 # --- buyers: purchases ----------------------------------------------------------------------
@@ -483,6 +531,15 @@ def cancel_purchase(*, actor, purchase: PurchaseRequest, via: str = "ui") -> Pur
 def retry_payment(*, actor, purchase: PurchaseRequest, via: str = "ui") -> Operation:
     """After a declined card: an admin sets up another payment method, then retries."""
     require_role(actor, purchase.org, Role.ADMIN)
+    setting_up = Operation.objects.filter(
+        org_id=purchase.org_id,
+        kind=PAYMENT_METHOD_KIND,
+        state__in=[Operation.State.PENDING, Operation.State.IN_PROGRESS],
+    ).exists()
+    if setting_up:
+        raise ValidationError(
+            {"purchase": "The new payment method is still being set up: retry once the billing page shows it."}
+        )
     with transaction.atomic():
         locked = _lock_open(purchase, (State.PAYMENT_FAILED,))
         locked.state = State.APPROVED
@@ -626,7 +683,13 @@ def _purchase_id(value) -> str:
         return ""
 
 
+INVOICE_PAID = ("invoice.payment_succeeded", "invoice.paid")
+INVOICE_FAILED = "invoice.payment_failed"
+STRIPE_EVENT_KIND = "billing.stripe_event"
+
+
 def _purchase_for_invoice(invoice: dict) -> PurchaseRequest | None:
+    """The purchase an invoice pays, from what Servicebay stored (never asks the provider)."""
     invoice_id = _text(invoice.get("id"))
     subscription_id = _text(invoice.get("subscription"))
     metadata = invoice.get("metadata") if isinstance(invoice.get("metadata"), dict) else {}
@@ -639,15 +702,6 @@ def _purchase_for_invoice(invoice: dict) -> PurchaseRequest | None:
             .order_by("created_at")
             .first()
         )
-        if found is None:  # the webhook beat our own write: ask the provider whose subscription it is
-            try:
-                purchase_id = _purchase_id(billing.StripeBilling().subscription_purchase_id(subscription_id))
-            except (billing.PaymentError, billing.PaymentTransient):
-                purchase_id = ""
-            if purchase_id:
-                found = PurchaseRequest.objects.filter(pk=purchase_id).first()
-                if found is not None and not found.stripe_subscription_id:
-                    record_payment_pending(found, stripe_subscription_id=subscription_id)
     return found
 
 
@@ -657,8 +711,70 @@ def _failure_message(invoice: dict) -> str:
     return message if isinstance(message, str) and message else "The card was declined."
 
 
+def _settle(kind: str, purchase: PurchaseRequest, message: str) -> str:
+    if kind in INVOICE_PAID:
+        return "paid" if mark_paid(purchase.pk, charged=True) else "already settled"
+    return "payment failed" if mark_payment_failed(purchase.pk, message=message) else "already settled"
+
+
+def _defer_invoice_event(event_id: str, kind: str, invoice: dict) -> str:
+    """An invoice of a subscription not stored yet (the webhook beat our own write): the
+    ``billing.stripe_event`` operation asks the provider whose subscription it is, out of the request.
+
+    Only invoices of a customer Servicebay created (stored as soon as the provider returned it) are
+    followed up; anything else is not ours.
+    """
+    subscription_id = _text(invoice.get("subscription"))
+    customer_id = _text(invoice.get("customer"))
+    account = (
+        BillingAccount.objects.select_related("org").filter(stripe_customer_id=customer_id).first()
+        if customer_id and subscription_id
+        else None
+    )
+    if account is None:
+        return "unknown invoice"
+    op = operations.start_operation(
+        org=account.org,
+        kind=STRIPE_EVENT_KIND,
+        target=account,
+        params={
+            "event": event_id,
+            "type": kind,
+            "invoice": _text(invoice.get("id")),
+            "subscription": subscription_id,
+            "message": _failure_message(invoice) if kind == INVOICE_FAILED else "",
+        },
+    )
+    return f"deferred to operation {op.pk}"
+
+
+def settle_deferred_event(
+    *, event_id: str, kind: str, invoice_id: str, subscription_id: str, message: str, purchase_id: str, org_id
+) -> str:
+    """The end of a deferred invoice event (``billing.stripe_event``): ``purchase_id`` is what the
+    provider's subscription metadata names ("" when it names none). Idempotent."""
+    with transaction.atomic():
+        purchase = _purchase_for_invoice({"id": invoice_id, "subscription": subscription_id})
+        if purchase is None and _purchase_id(purchase_id):
+            purchase = PurchaseRequest.objects.filter(pk=_purchase_id(purchase_id), org_id=org_id).first()
+            if purchase is not None and not purchase.stripe_subscription_id:
+                record_payment_pending(purchase, stripe_subscription_id=subscription_id)
+        outcome = "unknown invoice" if purchase is None else _settle(kind, purchase, message)
+        StripeEvent.objects.filter(pk=event_id).update(outcome=outcome[:200])
+    return outcome
+
+
+def deferred_event_purchase(params: dict) -> PurchaseRequest | None:
+    """The purchase of a deferred event, if our own write has landed meanwhile."""
+    return _purchase_for_invoice({"id": params.get("invoice", ""), "subscription": params.get("subscription", "")})
+
+
 def handle_event(event: dict) -> str:
-    """Process a verified webhook event once (by id), whatever the order of delivery."""
+    """Process a verified webhook event once (by id), whatever the order of delivery.
+
+    Never calls the provider: an invoice Servicebay cannot place from its own rows is recorded and
+    handed to an operation (``_defer_invoice_event``), so the webhook answers at once.
+    """
     event_id = str(event["id"])
     kind = str(event["type"])
     obj = (event.get("data") or {}).get("object") or {}  # shapes checked by billing.parse_webhook
@@ -669,17 +785,12 @@ def handle_event(event: dict) -> str:
         if not created:
             return "duplicate"
         outcome = "ignored"
-        if kind in ("invoice.payment_succeeded", "invoice.paid"):
+        if kind in INVOICE_PAID or kind == INVOICE_FAILED:
             purchase = _purchase_for_invoice(obj)
-            outcome = "unknown invoice"
             if purchase is not None:
-                outcome = "paid" if mark_paid(purchase.pk, charged=True) else "already settled"
-        elif kind == "invoice.payment_failed":
-            purchase = _purchase_for_invoice(obj)
-            outcome = "unknown invoice"
-            if purchase is not None:
-                failed = mark_payment_failed(purchase.pk, message=_failure_message(obj))
-                outcome = "payment failed" if failed else "already settled"
+                outcome = _settle(kind, purchase, _failure_message(obj))
+            else:
+                outcome = _defer_invoice_event(event_id, kind, obj)
         elif kind == "customer.subscription.deleted" and _text(obj.get("id")):
             ended = (
                 Entitlement.objects.filter(stripe_subscription_id=_text(obj.get("id")))

@@ -223,17 +223,32 @@ def billing_settings(request):
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(request, "Payment method saved: purchases are charged to it.")
+            messages.success(request, "Setting up the payment method: this page shows when it is done.")
             return redirect("marketplace-billing")
     account = BillingAccount.objects.filter(org=org).first()
-    context = {"org": org, "account": account, "form": form, "is_admin": is_admin, "provider": billing.provider()}
+    operation = services.payment_method_operation(account)
+    context = {
+        "org": org,
+        "account": account,
+        "operation": operation,
+        "live_op": operation if operation is not None and not operation.is_terminal else None,
+        "form": form,
+        "is_admin": is_admin,
+        "provider": billing.provider(),
+    }
+    if request.htmx and request.method == "GET":
+        return render(request, "marketplace/htmx/payment_method.html", context)
     return render(request, "marketplace/billing.html", context)
 
 
 @csrf_exempt
 @require_POST
 def stripe_webhook(request):
-    """Stripe's webhook: the signature is verified; each event id is processed once."""
+    """Stripe's webhook: the signature is verified; each event id is processed once.
+
+    It never calls the provider: what needs a look-up there is recorded and left to an operation,
+    so Stripe always gets its answer at once.
+    """
     try:
         event = billing.parse_webhook(request.body, request.META.get("HTTP_STRIPE_SIGNATURE", ""))
     except billing.WebhookError as exc:

@@ -14,6 +14,7 @@ from marketplace import billing, selectors, services
 from marketplace.api import serializers as s
 from marketplace.models import BillingAccount
 from portal.access import get_org_for_user, require_role
+from portal.api.serializers import OperationSerializer
 from portal.api.views import accepted, via_for
 from portal.current_org import current_membership
 from portal.models import Role, Team
@@ -182,21 +183,24 @@ class BillingView(APIView):
         org = get_org_for_user(request.user, org_slug)
         require_role(request.user, org, Role.VIEWER)
         account = BillingAccount.objects.filter(org=org).first()
+        operation = services.payment_method_operation(account)
         return Response(
             {
                 "org": org.slug,
                 "payment_provider": billing.provider().label,
                 "payment_method": account.payment_method_label if account else "",
+                "payment_method_operation": OperationSerializer(operation).data if operation else None,
             }
         )
 
-    @extend_schema(request=s.PaymentMethodSerializer, responses={200: dict})
+    @extend_schema(request=s.PaymentMethodSerializer, responses={202: OperationSerializer})
     def post(self, request, org_slug):
-        """Set the org's payment method (org admins): a Stripe PaymentMethod id."""
+        """Set the org's payment method (org admins): a Stripe PaymentMethod id. Answers 202 with the
+        operation that sets it up at the provider."""
         org = get_org_for_user(request.user, org_slug)
         data = s.PaymentMethodSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        account = services.set_payment_method(
+        op = services.set_payment_method(
             actor=request.user, org=org, payment_method_id=data.validated_data["payment_method"], via=via_for(request)
         )
-        return Response({"org": org.slug, "payment_provider": "Stripe", "payment_method": account.payment_method_label})
+        return accepted(op)

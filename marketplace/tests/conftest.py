@@ -124,6 +124,20 @@ def wait_for_state(purchase: PurchaseRequest, state: str, timeout: float = 15) -
     raise AssertionError(f"purchase stayed {purchase.state} (wanted {state}): {purchase.payment_message}")
 
 
+def wait_for_event(kind: str, timeout: float = 15):
+    """Wait for localstripe's signed webhook of ``kind`` to be received and processed (one only)."""
+    from marketplace.models import StripeEvent
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = list(StripeEvent.objects.filter(type=kind).exclude(outcome=""))
+        if events:
+            assert len(events) == 1, events
+            return events[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no {kind} webhook within {timeout:.0f}s")
+
+
 # --- a vendor (Globex) selling a type with plans small (20/month) and large (150/month) ------
 
 

@@ -55,7 +55,11 @@ def test_buy_over_limit_approve_webhook_then_provision(
     admin.goto("/marketplace/billing/")
     admin.fill("#id_payment_method", "pm_card_visa")
     admin.click("#save-payment-method")
+    # Saved as a request; the page shows it pending and follows the operation until the card is set.
+    admin.wait_for_selector("#payment-method-request[data-state=pending]")
+    assert run_pending("billing.payment_method").state == "succeeded"
     admin.wait_for_selector("#payment-method:has-text('4242')")
+    assert admin.locator("#payment-method-request").count() == 0
     admin.goto("/marketplace/approvals/")
     admin.fill(f"[data-purchase='{purchase.pk}'] input[name=comment]", "for the support audits")
     admin.screenshot(path=str(tmp_path / "approvals.png"), full_page=True)

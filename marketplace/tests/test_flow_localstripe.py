@@ -21,8 +21,16 @@ from instances import services as instance_services
 from instances.models import Instance
 from marketplace import services
 from marketplace.entitlements import require_entitlement
-from marketplace.models import Approval, Entitlement, PurchaseRequest, StripeEvent
-from marketplace.tests.conftest import API_KEY, WEBHOOK_SECRET, run, stripe_get, stripe_post, wait_for_state
+from marketplace.models import Approval, BillingAccount, Entitlement, PurchaseRequest, StripeEvent
+from marketplace.tests.conftest import (
+    API_KEY,
+    WEBHOOK_SECRET,
+    run,
+    stripe_get,
+    stripe_post,
+    wait_for_event,
+    wait_for_state,
+)
 from portal import operations
 from portal.models import AuditEvent, Notification, Operation, OperationStep
 
@@ -44,7 +52,9 @@ def set_card(owner, org, localstripe, number: str | None = None) -> str:
             },
         )
         pm = created["id"]
-    return services.set_payment_method(actor=owner, org=org, payment_method_id=pm).payment_method_label
+    op = run(services.set_payment_method(actor=owner, org=org, payment_method_id=pm))
+    assert op.state == Operation.State.SUCCEEDED, list(op.steps.values_list("message", flat=True))
+    return BillingAccount.objects.get(org=org).payment_method_label
 
 
 def test_buy_over_limit_approve_webhook_entitles_then_provision_and_deprovision(
@@ -158,12 +168,27 @@ def test_declined_card_leaves_purchase_unpaid_with_message_and_notifies(
     with pytest.raises(ValidationError):  # the org still has no entitlement
         require_entitlement(org, stripe_listing.service_type, stripe_listing.service_type.plans.get(slug="small"))
 
-    # An admin sets up a working card and retries: paid.
+    # The decline came back in the subscription's answer (incomplete) and the handler recorded it;
+    # localstripe sends no invoice.payment_failed for a first invoice declined at once, so no late
+    # webhook can meet the retried purchase below.
+    invoice_id = purchase.stripe_invoice_id
+    assert stripe_get(localstripe, f"/v1/invoices/{invoice_id}")["status"] == "open"
+    assert not StripeEvent.objects.filter(type="invoice.payment_failed").exists()
+
+    # An admin sets up a working card and retries: the open invoice is paid with it, and the
+    # provider's invoice.payment_succeeded webhook makes the purchase paid, exactly once.
     set_card(owner, org, localstripe)
-    retry = services.retry_payment(actor=owner, purchase=purchase)
-    run(retry)
+    retry = run(services.retry_payment(actor=owner, purchase=purchase))
+    assert retry.state == Operation.State.SUCCEEDED, list(retry.steps.values_list("message", flat=True))
+    assert stripe_get(localstripe, f"/v1/invoices/{invoice_id}")["status"] == "paid"
+    assert stripe_get(localstripe, f"/v1/subscriptions/{purchase.stripe_subscription_id}")["status"] == "active"
+    paid = wait_for_event("invoice.payment_succeeded")
+    assert paid.outcome == "paid"
     purchase.refresh_from_db()
-    assert purchase.state in (PurchaseRequest.State.APPROVED, PurchaseRequest.State.PAID)
+    assert purchase.state == PurchaseRequest.State.PAID and purchase.charged
+    assert purchase.payment_message == ""
+    assert Entitlement.objects.get(purchase=purchase).state == Entitlement.State.ACTIVE
+    assert StripeEvent.objects.filter(type="invoice.payment_succeeded").count() == 1
 
 
 def test_no_payment_method_fails_clearly(localstripe, stripe_listing, org, teammate):

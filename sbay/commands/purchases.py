@@ -1,4 +1,5 @@
-"""buy / purchases / approvals list|approve|reject / spend: the marketplace's spend approval from the CLI."""
+"""buy / purchases / approvals list|approve|reject / spend / billing: the marketplace's spend approval
+and the org's payment method from the CLI."""
 
 from __future__ import annotations
 
@@ -45,6 +46,15 @@ def register(subparsers, common) -> None:
 
     p = subparsers.add_parser("spend", parents=[common], help="this month's spend of your organization")
     p.set_defaults(func=cmd_spend)
+
+    billing = subparsers.add_parser("billing", help="your organization's payment method")
+    sub = billing.add_subparsers(dest="billing_command", metavar="ACTION", required=True)
+    p = sub.add_parser("show", parents=[common], help="the payment provider, the card and the last request")
+    p.set_defaults(func=cmd_billing_show)
+    p = sub.add_parser("set-card", parents=[common], help="set the card purchases are charged to (admins)")
+    p.add_argument("payment_method", help="a Stripe PaymentMethod id (pm_…)")
+    p.add_argument("--wait", action="store_true", help="wait until the payment provider has it")
+    p.set_defaults(func=cmd_billing_set)
 
 
 def _rows(purchases: list[dict]) -> list[dict]:
@@ -126,4 +136,31 @@ def cmd_spend(args, ctx) -> int:
     for row in spend["by_listing"]:
         print(f"  {row['listing']}: {row['total']} {cur} ({row['count']}×)")
     print(f"{len(spend['pending'])} purchase(s) wait for approval (sbay approvals list)")
+    return 0
+
+
+def cmd_billing_show(args, ctx) -> int:
+    client = ctx.client()
+    account = client.get(f"/api/v1/orgs/{_current_org(client, args)}/billing/")
+    if ctx.output != "table":
+        emit(account, ctx.output)
+        return 0
+    print(f"{account['org']}: payments by {account['payment_provider']}")
+    print(f"Payment method: {account['payment_method'] or 'none yet'}")
+    op = account.get("payment_method_operation")
+    if op and op["state"] != "succeeded":
+        error = f": {op['error']}" if op.get("error") else ""
+        print(f"Last request: {op['state']}{error} (operation {op['id']})")
+    return 0
+
+
+def cmd_billing_set(args, ctx) -> int:
+    client = ctx.client()
+    op = client.post(f"/api/v1/orgs/{_current_org(client, args)}/billing/", {"payment_method": args.payment_method})
+    if args.wait:
+        return follow(client, op["id"], ctx.output)
+    if ctx.output != "table":
+        emit(op, ctx.output)
+    else:
+        print(f"Setting up the payment method: operation {op['id']} (sbay ops watch {op['id']}).")
     return 0

@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 
 from marketplace.models import PurchaseRequest
-from marketplace.tests.conftest import listing, vendor_admin, vendor_org, vendor_type  # noqa: F401 (fixtures)
+from marketplace.tests.conftest import (  # noqa: F401 (fixtures)
+    listing,
+    localstripe,
+    localstripe_url,
+    vendor_admin,
+    vendor_org,
+    vendor_type,
+)
 from portal import services
 from portal.models import Operation
 from sbay.tests.test_types_cli import cli  # noqa: F401 (fixture)
@@ -56,3 +63,25 @@ def test_buy_approve_reject_spend(cli, live_server, listing, org, owner, teammat
     assert "150.00 USD/month" in out and "not charged: no payment provider" in out
     code, out, err = cli("purchases", "-o", "json")
     assert {p["state"] for p in json.loads(out)} == {"paid", "rejected"}
+
+
+def test_billing_set_card_answers_with_the_operation(cli, live_server, localstripe, org, owner, teammate):  # noqa: F811
+    login(cli, live_server, teammate)
+    code, out, err = cli("billing", "set-card", "pm_card_visa")
+    assert code == 3 and "admin" in err  # a developer cannot (403)
+
+    login(cli, live_server, owner)
+    code, out, err = cli("billing", "set-card", "nope")
+    assert code == 5 and "pm_" in err
+    code, out, err = cli("billing", "set-card", "pm_card_visa", "-o", "json")
+    assert code == 0, err
+    op = json.loads(out)
+    assert op["kind"] == "billing.payment_method" and op["state"] == "pending"
+    code, out, err = cli("billing", "show")
+    assert "none yet" in out and "Last request: pending" in out
+    from marketplace.tests.conftest import run
+
+    assert run(Operation.objects.get(pk=op["id"])).state == "succeeded"
+    code, out, err = cli("billing", "show")
+    assert code == 0, err
+    assert "Payment method: Visa •••• 4242" in out and "Last request" not in out
