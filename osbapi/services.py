@@ -508,18 +508,27 @@ def _last_operation_reply(op: Operation | None, fallback: Instance | Binding) ->
     )
 
 
-def last_operation(caller: Caller, instance_id: str, service_id: str | None, operation: str | None) -> Reply:
-    instance = selectors.latest_instance(caller.platform, instance_id)
-    if instance is None:
+def _poll(
+    instance, target, service_id: str | None, operation: str | None, kinds: tuple, deleted: bool, noun: str
+) -> Reply:
+    """A last_operation poll of ``target`` (the instance or one of its bindings): 410 once it is gone,
+    unless the poll asks for the operation that deleted it."""
+    if target is None:
         return Reply(410, {})
     if service_id is not None and service_id != selectors.offering_id(instance.type):
         raise bad_request("service_id is not the Service Offering of this Service Instance.")
-    op = selectors.find_operation(instance, selectors.INSTANCE_KINDS, operation)
+    op = selectors.find_operation(target, kinds, operation)
     if operation is not None and op is None:
-        raise bad_request("operation is not an operation of this Service Instance.")
-    if instance.state == Instance.State.DEPROVISIONED and (operation is None or op.kind != "instance.deprovision"):
+        raise bad_request(f"operation is not an operation of this {noun}.")
+    if deleted and (operation is None or op.kind != kinds[-1]):  # kinds[-1]: the kind that deletes it
         return Reply(410, {})
-    return _last_operation_reply(op, instance)
+    return _last_operation_reply(op, target)
+
+
+def last_operation(caller: Caller, instance_id: str, service_id: str | None, operation: str | None) -> Reply:
+    instance = selectors.latest_instance(caller.platform, instance_id)
+    deleted = instance is not None and instance.state == Instance.State.DEPROVISIONED
+    return _poll(instance, instance, service_id, operation, selectors.INSTANCE_KINDS, deleted, "Service Instance")
 
 
 def fetch_instance(
@@ -685,16 +694,8 @@ def binding_last_operation(
 ) -> Reply:
     instance = selectors.latest_instance(caller.platform, instance_id)
     binding = selectors.latest_binding(instance, binding_id) if instance is not None else None
-    if binding is None:
-        return Reply(410, {})
-    if service_id is not None and service_id != selectors.offering_id(instance.type):
-        raise bad_request("service_id is not the Service Offering of this Service Instance.")
-    op = selectors.find_operation(binding, selectors.BINDING_KINDS, operation)
-    if operation is not None and op is None:
-        raise bad_request("operation is not an operation of this Service Binding.")
-    if binding.state == Binding.State.DELETED and (operation is None or op.kind != "binding.delete"):
-        return Reply(410, {})
-    return _last_operation_reply(op, binding)
+    deleted = binding is not None and binding.state == Binding.State.DELETED
+    return _poll(instance, binding, service_id, operation, selectors.BINDING_KINDS, deleted, "Service Binding")
 
 
 def fetch_binding(
