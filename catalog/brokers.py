@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -88,6 +89,8 @@ def register_broker(
         created_by=actor,
     )
     broker.full_clean(exclude=["owner_team", "org"])
+    if "@" in urlsplit(broker.url).netloc:  # it is shown on pages, in the audit log and in operation steps
+        raise ValidationError({"url": "Put no user name or password in the URL; use the username and secret fields."})
     if auth_kind == Broker.Auth.BASIC and not username:
         raise ValidationError({"username": "Basic auth needs a username."})
     with transaction.atomic():

@@ -431,14 +431,18 @@ def update_instance(
         values = _updated_values(actor, instance, new_plan, changes or {})
     finally:
         instance.version = old_version
-    from marketplace.entitlements import hold_upgrade
+    from marketplace.entitlements import hold_upgrade, require_entitlement
 
-    held = None if version else hold_upgrade(actor=actor, instance=instance, plan=plan, changes=changes or {}, via=via)
+    held = hold_upgrade(actor=actor, instance=instance, plan=plan, changes=changes or {}, via=via)
     if held is not None:
         return held  # a pricier paid plan: a purchase request; the update runs once it is paid
     with transaction.atomic():
         locked = Instance.objects.select_for_update().get(pk=instance.pk)
         _ensure_idle(locked)
+        if new_plan is not None and new_plan.pk != instance.plan_id:
+            # Another paid plan needs an unused purchase of it (a cheaper one too: the instance's current
+            # purchase stays with its plan); locked, so a concurrent deploy cannot take the same one.
+            require_entitlement(instance.org, instance.type, new_plan, lock=True)
         before = {"plan": instance.plan.slug if instance.plan else None, "parameters": masked_parameters(instance)}
         if version is not None and version.pk != old_version.pk:
             before["version"] = old_version.version

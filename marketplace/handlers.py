@@ -151,7 +151,14 @@ def await_purchase(ctx: OperationContext) -> dict:
     return {"purchase": str(purchase.pk), "state": purchase.state}
 
 
-@handler("purchase.pay", label="Payment")
+def _payment_finished(operation) -> None:
+    """A payment operation that failed for any reason (retries used up, a lost worker, a bug) leaves the
+    purchase "payment failed" with the reason — never "payment in progress" for ever."""
+    if operation.state == operation.State.FAILED:
+        services.mark_payment_failed(operation.target_id, message=operation.error, via="operation")
+
+
+@handler("purchase.pay", label="Payment", on_finish=_payment_finished)
 def pay_purchase(ctx: OperationContext) -> dict:
     purchase = PurchaseRequest.objects.select_related(
         "org", "listing", "price__plan", "from_price__plan", "instance"
@@ -311,7 +318,14 @@ def apply_upgrade(ctx: OperationContext) -> dict:
     return {"instance": str(instance.pk), "operation": str(op.pk)}
 
 
-@handler("entitlement.end", label="End subscription")
+def _end_finished(operation) -> None:
+    """The provider was not told to stop: the entitlement is active again (the org still pays for it, it
+    may be used by a new instance), and the requester is told by the failed operation."""
+    if operation.state == operation.State.FAILED:
+        services.reactivate_entitlement(operation.target_id, reason=operation.error)
+
+
+@handler("entitlement.end", label="End subscription", on_finish=_end_finished)
 def end_subscription(ctx: OperationContext) -> dict:
     entitlement = Entitlement.objects.get(pk=ctx.operation.target_id)
     if not entitlement.stripe_subscription_id or not billing.is_configured():

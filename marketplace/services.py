@@ -404,7 +404,9 @@ def request_upgrade(
     with transaction.atomic():
         Organization.objects.select_for_update().filter(pk=instance.org_id).first()
         open_one = PurchaseRequest.objects.filter(
-            instance=instance, kind=PurchaseRequest.Kind.UPGRADE, state__in=[State.PENDING, State.APPROVED]
+            instance=instance,
+            kind=PurchaseRequest.Kind.UPGRADE,
+            state__in=[State.PENDING, State.APPROVED, State.PAYMENT_FAILED],  # a failed one: retry or cancel it
         ).first()
         if open_one is not None:
             raise ValidationError(
@@ -514,13 +516,14 @@ def reject_purchase(*, actor, purchase: PurchaseRequest, comment: str = "", via:
 
 
 def cancel_purchase(*, actor, purchase: PurchaseRequest, via: str = "ui") -> PurchaseRequest:
-    """The requester (or an admin) withdraws a purchase that still waits for approval."""
+    """The requester (or an admin) withdraws a purchase that waits for approval or whose payment failed
+    (nothing was charged; Stripe expires an incomplete subscription by itself)."""
     if purchase.requested_by_id != actor.pk:
         require_role(actor, purchase.org, Role.ADMIN)
     else:
         require_role(actor, purchase.org, Role.VIEWER)
     with transaction.atomic():
-        locked = _lock_open(purchase, (State.PENDING,))
+        locked = _lock_open(purchase, (State.PENDING, State.PAYMENT_FAILED))
         locked.state = State.CANCELLED
         locked.save(update_fields=["state"])
         audit.record(actor=actor, action="purchase.cancel", org=locked.org, target=locked, via=via)
@@ -819,6 +822,26 @@ def end_entitlement(entitlement: Entitlement, *, actor=None, via: str = "ui") ->
         if charged:
             return operations.start_operation(org=locked.org, kind="entitlement.end", target=locked, requested_by=actor)
     return None
+
+
+def reactivate_entitlement(entitlement_id, *, reason: str) -> bool:
+    """Ending the subscription failed at the provider: it is still billed, so the entitlement is active."""
+    with transaction.atomic():
+        locked = Entitlement.objects.select_for_update().filter(pk=entitlement_id).first()
+        if locked is None or locked.state != Entitlement.State.ENDING or locked.ends_at is not None:
+            return False
+        locked.state = Entitlement.State.ACTIVE
+        locked.save(update_fields=["state"])
+        audit.record(
+            actor=None,
+            actor_repr="payment provider",
+            action="entitlement.end_failed",
+            org=locked.org,
+            target=locked,
+            via="operation",
+            changes={"reason": reason},
+        )
+    return True
 
 
 def can_see_spend(user, org: Organization) -> bool:

@@ -71,7 +71,7 @@ def parse_originating_identity(header: str | None) -> dict[str, Any] | None:
     platform, _, value = header.strip().partition(" ")
     try:
         decoded = json.loads(base64.b64decode(value.strip(), validate=True).decode("utf-8"))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurd nesting
         return {"platform": platform[:100], "raw": header.strip()[:500]}
     if not isinstance(decoded, dict):
         return {"platform": platform[:100], "raw": header.strip()[:500]}

@@ -405,7 +405,8 @@ def _update(
                 via="osb",
             )
         except (ValidationError, PermissionDenied, Http404) as exc:
-            raise _service_error(exc, {"instance"}) from exc
+            # ``plan``: the plan is the offering's (resolved above); a refusal is an unbought paid plan.
+            raise _service_error(exc, {"instance", "plan"}) from exc
         if op.kind != "instance.update":  # a pricier paid marketplace plan needs a purchase: not over OSB
             raise _error(422, "This plan change needs a purchase approved in Servicebay; it cannot be made over OSB.")
         Operation.objects.filter(pk=op.pk).update(params={**op.params, "osb_digest": fingerprint})

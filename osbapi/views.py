@@ -61,8 +61,8 @@ def _caller(request: HttpRequest, request_id: str) -> Caller:
     if problem:
         raise services.bad_request(problem)
     identity = os_.parse_originating_identity(header)
-    if _has_nul(identity):  # it goes into the audit log (JSON in PostgreSQL)
-        identity = {"invalid": "the header held NUL characters"}
+    if _problem(identity):  # it goes into the audit log (JSON in PostgreSQL)
+        identity = {"invalid": "the header held NUL characters or was nested too deeply"}
     return Caller(platform=platform, identity=identity, request_id=request_id.replace("\x00", ""))
 
 
@@ -77,7 +77,12 @@ def _body(request: HttpRequest, parse: Callable):
         data = json.loads(raw.decode("utf-8") or "null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise services.bad_request(f"The request body is not JSON: {exc}") from exc
-    if _has_nul(data):
+    except RecursionError as exc:
+        raise services.bad_request("The request body is nested too deeply.") from exc
+    problem = _problem(data)
+    if problem == "deep":
+        raise services.bad_request(f"The request body is nested deeper than {MAX_DEPTH} levels.")
+    if problem == "nul":
         raise services.bad_request("The request body must not contain NUL characters.")
     try:
         parsed = parse(data)
@@ -89,15 +94,31 @@ def _body(request: HttpRequest, parse: Callable):
     return parsed
 
 
+MAX_DEPTH = 64
+
+
 def _has_nul(value) -> bool:
     """PostgreSQL cannot store NUL in text or JSON: such a request is malformed (400), never a 500."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+    return _problem(value) == "nul"
+
+
+def _problem(value) -> str | None:
+    """``"nul"`` (a NUL character), ``"deep"`` (nested deeper than MAX_DEPTH) or None; iterative, so
+    no input can exhaust the stack here."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return "deep"
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "nul"
+        elif isinstance(item, dict):
+            stack.extend((k, depth + 1) for k in item)
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return None
 
 
 def _query(request: HttpRequest, key: str) -> str | None:

@@ -331,6 +331,11 @@ def sweep() -> dict[str, int]:
                 message = f"Gave up: the worker was lost {attempts} times."
                 if mine.update(state=State.FAILED, error=message, finished_at=now, claim_token=None):
                     OperationStep.objects.create(operation_id=pk, message=message, level=OperationStep.Level.ERROR)
+                    operation = Operation.objects.get(pk=pk)
+                    spec = HANDLERS.get(operation.kind)
+                    if spec and spec.on_finish:  # the target's state follows, as when a worker records it
+                        spec.on_finish(operation)
+                    _notify_requester(operation, spec)
                     failed += 1
                 continue
             if mine.update(state=State.PENDING, claim_token=None, claimed_by="", not_before=now, enqueued_at=now):

@@ -155,6 +155,9 @@ def test_register_form_field_errors(client, owner, org, team):
     sneaky = {**missing_user, "username": "u", "scope": "global"}
     html = client.post("/catalog/brokers/new/", sneaky).content.decode()
     assert 'data-field="scope"' in html
+    in_url = {**missing_user, "username": "u", "url": "http://u:hunter2@127.0.0.1:9"}
+    html = client.post("/catalog/brokers/new/", in_url).content.decode()
+    assert 'data-field="url"' in html and "no user name or password in the URL" in html
     assert not Broker.objects.exists()
 
 

@@ -39,8 +39,17 @@ def _crash(ctx):
     raise KeyError("password=hunter2")
 
 
+FINISHED: list[tuple[str, str]] = []
+
+
+@handler("test.tracked", label="Test tracked", on_finish=lambda op: FINISHED.append((op.kind, op.state)))
+def _tracked(ctx):
+    return {}
+
+
 @pytest.fixture(autouse=True)
 def _reset_calls():
+    FINISHED.clear()
     CALLS.clear()
 
 
@@ -186,3 +195,13 @@ def test_sweeper_fails_an_operation_that_keeps_killing_workers(org, owner):
     assert operations.sweep()["failed"] == 1
     op.refresh_from_db()
     assert op.state == State.FAILED and "worker was lost 1 times" in op.error
+
+
+def test_a_sweeper_give_up_runs_on_finish_and_tells_the_requester(org, owner):
+    """The target's state follows a give-up as it follows any failure (no instance stuck "provisioning")."""
+    op = start(org, owner, kind="test.tracked", max_attempts=1)
+    operations.claim(op.pk, "w")
+    Operation.objects.filter(pk=op.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert operations.sweep()["failed"] == 1
+    assert FINISHED == [("test.tracked", State.FAILED)]
+    assert Notification.objects.filter(user=owner, level="danger").exists()
