@@ -139,6 +139,8 @@ class RabbitBroker(ServiceBroker):
         self.amqp_host, self.amqp_port = amqp_host, amqp_port
         self.maintenance_version = maintenance_version
         self.secret = secret or self._secret()
+        self._working: set[str] = set()  # keys whose vhost a thread of this process is creating
+        self._lock = threading.Lock()
 
     def _secret(self) -> str:
         name = f"{PREFIX}.secret"
@@ -204,18 +206,27 @@ class RabbitBroker(ServiceBroker):
             if existing.get("state") == "ready":
                 return ProvisionedServiceSpec(ProvisionState.IDENTICAL_ALREADY_EXISTS)
             if existing.get("state") == "provisioning" and self.async_provision and async_allowed:
+                self._resume(key, existing)  # a broker restarted mid-provision picks the work up again
                 return ProvisionedServiceSpec(ProvisionState.IS_ASYNC, operation="provision")  # still at work
         vhost = resource_name("sbi", instance_id)
         record = {"service_id": details.service_id, "plan_id": details.plan_id, "vhost": vhost}
         # Record first, then create: a crash in between leaves a record that deprovision can clean up.
         self.admin.set_param(key, {**record, "state": "provisioning"})
         if self.async_provision and async_allowed:
-            threading.Thread(
-                target=self._create_vhost, args=(key, record, True), name=f"provision-{instance_id}", daemon=True
-            ).start()
+            self._resume(key, record)
             return ProvisionedServiceSpec(ProvisionState.IS_ASYNC, operation="provision")
         self._create_vhost(key, record)
         return ProvisionedServiceSpec(ProvisionState.SUCCESSFUL_CREATED)
+
+    def _resume(self, key: str, record: dict[str, Any]) -> None:
+        """Create the vhost in a thread unless one of this process is already at it (creating a vhost and
+        setting its limit are idempotent, so work a previous process left half-done is simply redone)."""
+        record = {k: record[k] for k in ("service_id", "plan_id", "vhost")}
+        with self._lock:
+            if key in self._working:
+                return
+            self._working.add(key)
+        threading.Thread(target=self._create_vhost, args=(key, record, True), name=key, daemon=True).start()
 
     def _create_vhost(self, key: str, record: dict[str, Any], background: bool = False) -> None:
         vhost = record["vhost"]
@@ -225,13 +236,20 @@ class RabbitBroker(ServiceBroker):
             description = f"Service Instance {key.rsplit('.', 1)[-1]}"
             self.admin.put(f"/vhosts/{q(vhost)}", {"description": description, "tags": "servicebay"})
             self._limit(vhost, record["plan_id"])
-        except httpx.HTTPError as exc:
+            self.admin.set_param(key, {**record, "state": "ready"})
+        except Exception as exc:  # in a thread: any failure must end in a state the platform can see
             if not background:
                 raise
             log.warning("provisioning %s failed: %s", vhost, exc)
-            self.admin.set_param(key, {**record, "state": "failed", "description": f"RabbitMQ refused: {exc}"})
+            try:
+                self.admin.set_param(key, {**record, "state": "failed", "description": f"RabbitMQ refused: {exc}"})
+            except Exception:  # RabbitMQ itself is gone: the next poll resumes the work
+                log.exception("could not record the failure of %s", vhost)
             return
-        self.admin.set_param(key, {**record, "state": "ready"})
+        finally:
+            if background:
+                with self._lock:
+                    self._working.discard(key)
 
     def last_operation(self, instance_id: str, operation_data: str | None, **kwargs) -> LastOperation:
         instance = self._instance(instance_id)
@@ -242,6 +260,8 @@ class RabbitBroker(ServiceBroker):
             return LastOperation(OperationState.SUCCEEDED, "The virtual host is ready")
         if state == "failed":
             return LastOperation(OperationState.FAILED, instance.get("description") or "provisioning failed")
+        if self.async_provision:
+            self._resume(f"{PREFIX}.instance.{instance_id}", instance)  # no-op while a thread is at it
         return LastOperation(OperationState.IN_PROGRESS, "Creating the virtual host")
 
     def _instance(self, instance_id: str) -> dict[str, Any] | None:

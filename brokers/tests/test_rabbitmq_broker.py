@@ -118,3 +118,24 @@ def test_state_survives_a_restart(broker, ids, rabbitmq_admin):
     assert client.deprovision(instance, service_id=service.id, plan_id=small.id).status == 200
     assert not exists(rabbitmq_admin, f"/users/sbb-{binding}")
     assert not exists(rabbitmq_admin, f"/vhosts/sbi-{instance}")
+
+
+def test_an_async_provision_cut_short_by_a_restart_is_resumed(start_broker, ids, rabbitmq_admin):
+    """The broker dies while its thread waits to create the vhost: the next broker process picks the
+    work up on the platform's next poll instead of answering "in progress" for ever."""
+    first = start_broker("brokers.rabbitmq", "--async-provision", "--work-delay", "30")
+    client = first.client()
+    service, small, _ = plans(client)
+    instance = ids("instance")
+    reply = client.provision(instance, service_id=service.id, plan_id=small.id)
+    assert reply.status == 202
+    first.kill()  # mid-provision: the record says "provisioning", no vhost yet
+    assert not exists(rabbitmq_admin, f"/vhosts/sbi-{instance}")
+
+    client = start_broker("brokers.rabbitmq", "--async-provision").client()
+    result = client.poll_last_operation(
+        instance, service_id=service.id, plan_id=small.id, max_duration=20, interval=0.5
+    )
+    assert result.state.value == "succeeded", result
+    assert exists(rabbitmq_admin, f"/vhosts/sbi-{instance}")
+    assert client.deprovision(instance, service_id=service.id, plan_id=small.id).status == 200
